@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Idempotent installer of the system packages heimdex builds, runs and tests with.
-# Installs only what is missing, so a second run is a no-op (no apt-get call at all).
+# Idempotent installer of the Debian packages heimdex builds, runs and tests with.
+# Each part lists its own packages in scripts/deps/<part>.build (needed to build
+# and run) and scripts/deps/<part>.test (needed only by tests and benchmarks).
+# Installs only what is missing, so a second run makes no apt-get call at all.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 
-build_pkgs=(build-essential cmake pkg-config
-            libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev)
-test_pkgs=(libcmocka-dev python3 curl)
-
-want=("${build_pkgs[@]}")
 case "${1:-build}" in
-  build) ;;
-  test)  want+=("${test_pkgs[@]}") ;;
+  build) kinds=(build) ;;
+  test)  kinds=(build test) ;;
   *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
 esac
+
+want=()
+for k in "${kinds[@]}"; do
+  for f in "$here"/deps/*."$k"; do
+    [ -e "$f" ] || continue
+    while read -r p _; do
+      case "$p" in ''|'#'*) continue ;; esac
+      want+=("$p")
+    done < "$f"
+  done
+done
 
 missing=()
 for p in "${want[@]}"; do
@@ -20,7 +29,7 @@ for p in "${want[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "installing: ${missing[*]}" >&2
+echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
