@@ -1,12 +1,210 @@
-/* main.c - the heimdex command line: serve, worker, token, migrate, version. */
+/*
+ * main.c - the heimdex command line.
+ *
+ *   heimdex serve [--listen HOST:PORT] [--data DIR] [--no-worker] [--no-dispatch]
+ *   heimdex token --org ORG --user USER [--role R] [--minutes N]
+ *   heimdex migrate [--data DIR]
+ *   heimdex version
+ */
+#include "api/app.h"
+#include "queue/queue.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+static const char USAGE[] =
+    "usage: heimdex <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the HTTP API, the outbox dispatcher and workers (embedded mode)\n"
+    "            --listen HOST:PORT  (HEIMDEX_LISTEN, default 127.0.0.1:8000)\n"
+    "            --data DIR          (HEIMDEX_DATA_DIR, default ./data)\n"
+    "            --no-worker         run no worker threads\n"
+    "            --no-dispatch       run no outbox dispatcher\n"
+    "  token     print a dev HS256 token (needs DEV_JWT_SECRET)\n"
+    "            --org ORG --user USER [--role R] [--minutes N (default 60)]\n"
+    "  migrate   create or upgrade the data directory's schemas and exit\n"
+    "            --data DIR\n"
+    "  version   print the version\n"
+    "\n"
+    "Configuration comes from the environment; see README.md.\n";
+
+static int die_config(const hx_err *e) {
+  fprintf(stderr, "heimdex: configuration error: %s\n", e->msg);
+  return 2;
+}
+
+static int parse_common(int argc, char **argv, int *no_worker, int *no_dispatch) {
+  static const struct option opts[] = {{"listen", required_argument, 0, 'l'}, {"data", required_argument, 0, 'd'},
+                                       {"no-worker", no_argument, 0, 'W'},     {"no-dispatch", no_argument, 0, 'D'},
+                                       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'l': setenv("HEIMDEX_LISTEN", optarg, 1); break;
+      case 'd': setenv("HEIMDEX_DATA_DIR", optarg, 1); break;
+      case 'W': if (no_worker) *no_worker = 1; break;
+      case 'D': if (no_dispatch) *no_dispatch = 1; break;
+      case 'h': fputs(USAGE, stdout); exit(0);
+      default: fputs(USAGE, stderr); return -1;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "heimdex: unexpected argument: %s\n", argv[optind]);
+    return -1;
+  }
+  return 0;
+}
+
+static int open_stores(hx_app *app, hx_err *err) {
+  if (mkdir(app->cfg.data_dir, 0700) != 0 && errno != EEXIST)
+    return hx_err_set(err, HX_EIO, "cannot create data dir %s: %s", app->cfg.data_dir, strerror(errno));
+  char path[600];
+  snprintf(path, sizeof path, "%s/ledger.db", app->cfg.data_dir);
+  int rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
+  if (rc) return rc;
+  snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
+  return hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err);
+}
+
+static void close_stores(hx_app *app) {
+  if (app->vs) app->vs->ops->close(app->vs);
+  hx_ledger_close(app->ledger);
+}
+
+static int cmd_serve(int argc, char **argv) {
+  int no_worker = 0, no_dispatch = 0, rc = 1;
+  if (parse_common(argc, argv, &no_worker, &no_dispatch)) return 2;
+  hx_app app = {0};
+  hx_err err = {0};
+  if (hx_config_load(&app.cfg, &err)) return die_config(&err);
+  hx_log_setup("api", app.cfg.env, app.cfg.log_level);
+  app.auth = (hx_auth_cfg){app.cfg.dev_jwt_secret, app.cfg.auth_issuer, app.cfg.auth_audience};
+  app.started_at = hx_now();
+
+  /* signals are taken synchronously by this thread only */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  hx_workers *workers = NULL;
+  hx_http *http = NULL;
+  if (open_stores(&app, &err) || hx_queue_open_inproc(&app.queue, &err)) goto fail;
+  size_t recovered = 0;
+  if (app.ledger->ops->recover(app.ledger, &recovered, &err)) goto fail;
+  if (recovered) hx_log(HX_LOG_INFO, "jobs_recovered", json_pack("{s:I}", "count", (json_int_t)recovered));
+  if (!no_dispatch && hx_dispatcher_start(&app.cfg, app.ledger, app.queue, &app.disp, &err)) goto fail;
+  if (!no_worker && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.cfg.workers, &workers, &err))
+    goto fail;
+  hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
+                     hx_api_routes, &app};
+  if (hx_http_start(&ho, &http, &err)) goto fail;
+  hx_log(HX_LOG_INFO, "server_started",
+         json_pack("{s:s,s:i,s:s,s:i,s:b,s:b}", "host", app.cfg.listen_host, "port", hx_http_port(http), "data_dir",
+                   app.cfg.data_dir, "workers", no_worker ? 0 : app.cfg.workers, "dispatcher", !no_dispatch,
+                   "durable_commits", app.cfg.sync_commit));
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  hx_log(HX_LOG_INFO, "shutdown_started", json_pack("{s:i}", "signal", sig));
+  rc = 0;
+  goto out;
+fail:
+  fprintf(stderr, "heimdex: %s\n", err.msg);
+  hx_log(HX_LOG_ERROR, "startup_failed", json_pack("{s:s}", "error", err.msg));
+out:
+  /* stop taking requests, let in-flight ones finish, then stop the pipeline;
+   * jobs cut short stay 'running' and are recovered at the next start */
+  hx_http_quiesce(http);
+  hx_http_stop(http);
+  hx_dispatcher_stop(app.disp);
+  hx_workers_stop(workers);
+  if (app.queue) app.queue->ops->close(app.queue);
+  close_stores(&app);
+  if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);
+  return rc;
+}
+
+static int cmd_token(int argc, char **argv) {
+  static const struct option opts[] = {{"org", required_argument, 0, 'o'},     {"user", required_argument, 0, 'u'},
+                                       {"role", required_argument, 0, 'r'},    {"minutes", required_argument, 0, 'm'},
+                                       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  const char *org = NULL, *user = NULL, *role = NULL;
+  long minutes = 60;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'o': org = optarg; break;
+      case 'u': user = optarg; break;
+      case 'r': role = optarg; break;
+      case 'm': {
+        char *end;
+        minutes = strtol(optarg, &end, 10);
+        if (*end || minutes < 1 || minutes > 525600) {
+          fprintf(stderr, "heimdex token: --minutes must be 1..525600\n");
+          return 2;
+        }
+        break;
+      }
+      case 'h': fputs(USAGE, stdout); return 0;
+      default: fputs(USAGE, stderr); return 2;
+    }
+  }
+  if (!org || !user) {
+    fprintf(stderr, "heimdex token: --org and --user are required\n");
+    return 2;
+  }
+  const char *secret = getenv("DEV_JWT_SECRET");
+  if (!secret || !*secret) {
+    fprintf(stderr, "heimdex token: DEV_JWT_SECRET must be set (the secret the server verifies with)\n");
+    return 2;
+  }
+  char *tok = hx_jwt_make_dev(secret, user, org, role, minutes);
+  puts(tok);
+  free(tok);
+  return 0;
+}
+
+static int cmd_migrate(int argc, char **argv) {
+  if (parse_common(argc, argv, NULL, NULL)) return 2;
+  hx_app app = {0};
+  hx_err err = {0};
+  if (hx_config_load(&app.cfg, &err)) return die_config(&err);
+  hx_log_setup("migrate", app.cfg.env, app.cfg.log_level);
+  int rc = open_stores(&app, &err);
+  close_stores(&app);
+  if (rc) {
+    fprintf(stderr, "heimdex migrate: %s\n", err.msg);
+    return 1;
+  }
+  hx_log(HX_LOG_INFO, "migrated", json_pack("{s:s}", "data_dir", app.cfg.data_dir));
+  return 0;
+}
 
 int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "version") == 0) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("heimdex %s\n", HX_VERSION);
     return 0;
   }
-  fprintf(stderr, "usage: heimdex <serve|worker|token|migrate|version> [--help]\n");
+  if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
+  if (!strcmp(cmd, "migrate")) return cmd_migrate(argc - 1, argv + 1);
+  fprintf(stderr, "heimdex: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

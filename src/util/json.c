@@ -28,7 +28,7 @@ static int utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
   return len;
 }
 
-static int put_string(const char *str, size_t n, hx_buf *out) {
+static int put_string(const char *str, size_t n, int ascii, hx_buf *out) {
   const unsigned char *s = (const unsigned char *)str;
   int rc = hx_buf_add(out, "\"", 1);
   for (size_t i = 0; i < n && rc == 0;) {
@@ -48,6 +48,8 @@ static int put_string(const char *str, size_t n, hx_buf *out) {
     if (cp >= 0x20 && cp < 0x7f) {
       char ch = (char)cp;
       rc = hx_buf_add(out, &ch, 1);
+    } else if (!ascii && cp >= 0x7f) {
+      rc = hx_buf_add(out, s + i - len, (size_t)len);
     } else if (cp < 0x10000) {
       rc = hx_buf_addf(out, "\\u%04x", cp);
     } else {
@@ -63,7 +65,9 @@ static int put_real(double d, hx_buf *out) {
   if (isnan(d)) return hx_buf_adds(out, "NaN");
   if (isinf(d)) return hx_buf_adds(out, d > 0 ? "Infinity" : "-Infinity");
   char tmp[40];
-  for (int p = 1; p <= 17; p++) {
+  /* a decimal of <= 15 significant digits survives %.15g (trailing zeros are
+   * stripped), so starting at 15 still yields the shortest round-trip form */
+  for (int p = 15; p <= 17; p++) {
     snprintf(tmp, sizeof tmp, "%.*g", p, d);
     if (strtod(tmp, NULL) == d) break;
   }
@@ -75,19 +79,20 @@ static int cmp_keys(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int hx_json_stable(const json_t *v, hx_buf *out) {
+int hx_json_dump(const json_t *v, int flags, hx_buf *out) {
+  int ascii = flags & HX_JSON_ASCII;
   switch (json_typeof(v)) {
     case JSON_NULL: return hx_buf_adds(out, "null");
     case JSON_TRUE: return hx_buf_adds(out, "true");
     case JSON_FALSE: return hx_buf_adds(out, "false");
     case JSON_INTEGER: return hx_buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL: return put_real(json_real_value(v), out);
-    case JSON_STRING: return put_string(json_string_value(v), json_string_length(v), out);
+    case JSON_STRING: return put_string(json_string_value(v), json_string_length(v), ascii, out);
     case JSON_ARRAY: {
       int rc = hx_buf_add(out, "[", 1);
       for (size_t i = 0; rc == 0 && i < json_array_size(v); i++) {
         if (i) rc = hx_buf_add(out, ",", 1);
-        if (rc == 0) rc = hx_json_stable(json_array_get(v, i), out);
+        if (rc == 0) rc = hx_json_dump(json_array_get(v, i), flags, out);
       }
       return rc ? rc : hx_buf_add(out, "]", 1);
     }
@@ -98,13 +103,13 @@ int hx_json_stable(const json_t *v, hx_buf *out) {
       const char *key;
       json_t *val;
       json_object_foreach((json_t *)v, key, val) keys[k++] = key;
-      qsort(keys, n, sizeof *keys, cmp_keys);
+      if (flags & HX_JSON_SORT) qsort(keys, n, sizeof *keys, cmp_keys);
       int rc = hx_buf_add(out, "{", 1);
       for (size_t i = 0; rc == 0 && i < n; i++) {
         if (i) rc = hx_buf_add(out, ",", 1);
-        if (rc == 0) rc = put_string(keys[i], strlen(keys[i]), out);
+        if (rc == 0) rc = put_string(keys[i], strlen(keys[i]), ascii, out);
         if (rc == 0) rc = hx_buf_add(out, ":", 1);
-        if (rc == 0) rc = hx_json_stable(json_object_get(v, keys[i]), out);
+        if (rc == 0) rc = hx_json_dump(json_object_get(v, keys[i]), flags, out);
       }
       free(keys);
       return rc ? rc : hx_buf_add(out, "}", 1);
@@ -112,6 +117,8 @@ int hx_json_stable(const json_t *v, hx_buf *out) {
   }
   return HX_EINVAL;
 }
+
+int hx_json_stable(const json_t *v, hx_buf *out) { return hx_json_dump(v, HX_JSON_SORT | HX_JSON_ASCII, out); }
 
 char *hx_json_compact(const json_t *v) {
   return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));

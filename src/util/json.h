@@ -17,6 +17,14 @@
 
 int hx_json_stable(const json_t *v, hx_buf *out);   /* 0, HX_EINVAL on invalid UTF-8 */
 
+/* Python-compatible compact dump (separators "," and ":", floats as Python's
+ * repr: shortest round-trip digits). HX_JSON_SORT sorts keys, HX_JSON_ASCII
+ * escapes non-ASCII (ensure_ascii=True); without it UTF-8 is written as is, as
+ * Starlette's JSONResponse does. Appends to out. */
+#define HX_JSON_SORT 1
+#define HX_JSON_ASCII 2
+int hx_json_dump(const json_t *v, int flags, hx_buf *out);
+
 /* Serialise compactly (jansson, keys in insertion order). Caller frees. */
 char *hx_json_compact(const json_t *v);
 

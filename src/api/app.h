@@ -1,0 +1,36 @@
+/*
+ * app.h - what request handlers share: configuration, the ledger, the vector
+ * store, the dispatcher to poke, and the route table.
+ */
+#ifndef HX_API_APP_H
+#define HX_API_APP_H
+
+#include "auth/auth.h"
+#include "http/server.h"
+#include "jobs/store.h"
+#include "util/config.h"
+#include "vstore/vstore.h"
+#include "worker/worker.h"
+
+typedef struct hx_app {
+  hx_config cfg;
+  hx_auth_cfg auth;
+  hx_ledger *ledger;
+  hx_vstore *vs;
+  hx_queue *queue;
+  hx_dispatcher *disp;   /* NULL when this process does not dispatch */
+  double started_at;
+} hx_app;
+
+extern const hx_route hx_api_routes[];
+
+/* Authenticate the request; on failure the response is already filled. */
+int hx_api_auth_or_reply(hx_app *app, hx_req *req, hx_resp *resp, hx_principal *who);
+
+/* Create a job (job + event + outbox in one transaction, idempotent on its key)
+ * and poke the dispatcher; replies 500/503 itself on failure. */
+int hx_api_create_job_or_reply(hx_app *app, const hx_principal *who, const char *type, const char *task,
+                               json_t *key_payload, json_t *args, json_t *kwargs, hx_resp *resp,
+                               char job_id[HX_UUID_STRLEN + 1]);
+
+#endif

@@ -1,0 +1,14 @@
+/* routes.c - the route table of the HTTP API. */
+#include "api/app.h"
+#include "api/handlers.h"
+
+const hx_route hx_api_routes[] = {
+    {"GET", "/healthz", hx_api_healthz},
+    {"GET", "/readyz", hx_api_readyz},
+    {"POST", "/jobs", hx_api_jobs_create},
+    {"GET", "/jobs/{job_id}", hx_api_jobs_get},
+    {"POST", "/vectors/mock", hx_api_vectors_mock},
+    {"GET", "/vectors/{point_id}", hx_api_vectors_get},
+    {"DELETE", "/vectors/{point_id}", hx_api_vectors_delete},
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,74 @@
+/* auth.c - Authorization header -> principal (org, user, role). */
+#include "auth/auth.h"
+#include "util/log.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+/* The claim value as the original's str(): strings as-is, numbers printed. */
+static const char *claim_str(json_t *v, char *tmp, size_t cap) {
+  if (json_is_string(v)) return json_string_value(v);
+  if (json_is_integer(v)) { snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); return tmp; }
+  return NULL;
+}
+
+int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out, hx_err *err) {
+  if (!header) return hx_err_setst(err, HX_EDENIED, 403, "Not authenticated");
+  while (*header == ' ') header++;
+  const char *sp = strchr(header, ' ');
+  if (!*header || !sp) return hx_err_setst(err, HX_EDENIED, 403, "Not authenticated");
+  if ((size_t)(sp - header) != 6 || strncasecmp(header, "bearer", 6) != 0)
+    return hx_err_setst(err, HX_EDENIED, 403, "Invalid authentication credentials");
+  const char *tok = sp;
+  while (*tok == ' ') tok++;
+  if (!*tok) return hx_err_setst(err, HX_EDENIED, 403, "Not authenticated");
+
+  json_t *claims = NULL;
+  int rc = hx_jwt_verify_hs256(tok, cfg->hs256_secret, hx_now(), &claims, err);
+  if (rc) return rc;
+  char tmp[64];
+  if (cfg->issuer && *cfg->issuer) {
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    if (!iss || strcmp(iss, cfg->issuer)) {
+      rc = hx_err_setst(err, HX_EUNAUTH, 401, "Invalid issuer claim (expected: %s)", cfg->issuer);
+      goto out;
+    }
+  }
+  if (cfg->audience && *cfg->audience) {
+    json_t *aud = json_object_get(claims, "aud");
+    int ok = json_is_string(aud) && !strcmp(json_string_value(aud), cfg->audience);
+    size_t i;
+    json_t *a;
+    if (json_is_array(aud)) json_array_foreach(aud, i, a) if (json_is_string(a) && !strcmp(json_string_value(a), cfg->audience)) ok = 1;
+    if (!ok) {
+      rc = hx_err_setst(err, HX_EUNAUTH, 401, "Invalid audience claim (expected: %s)", cfg->audience);
+      goto out;
+    }
+  }
+  const char *sub = claim_str(json_object_get(claims, "sub"), tmp, sizeof tmp);
+  if (!sub || !*sub) { rc = hx_err_setst(err, HX_EUNAUTH, 401, "Missing sub claim in token"); goto out; }
+  if (strlen(sub) >= sizeof out->user_id) { rc = hx_err_setst(err, HX_EUNAUTH, 401, "Invalid token: sub claim is too long"); goto out; }
+  strcpy(out->user_id, sub);
+
+  json_t *org = NULL, *am = json_object_get(claims, "app_metadata");
+  if (json_is_object(am)) org = json_object_get(am, "org_id");
+  if (!org) org = json_object_get(claims, "https://heimdex.io/org_id");
+  if (!org) org = json_object_get(claims, "org_id");
+  if (!org || json_is_null(org)) {
+    rc = hx_err_setst(err, HX_EUNAUTH, 401, "Missing org_id claim in token (required for tenant isolation)");
+    goto out;
+  }
+  const char *os = claim_str(org, tmp, sizeof tmp);
+  if (!os || hx_uuid_canon(os, out->org_id) != 0) {
+    rc = hx_err_setst(err, HX_EUNAUTH, 401, "Invalid token: org_id claim must be a UUID");
+    goto out;
+  }
+  const char *role = json_string_value(json_object_get(claims, "role"));
+  snprintf(out->role, sizeof out->role, "%s", role ? role : "");
+  rc = 0;
+out:
+  json_decref(claims);
+  return rc;
+}

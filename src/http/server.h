@@ -1,0 +1,71 @@
+/*
+ * server.h - the HTTP layer: libmicrohttpd in thread-pool mode, a route
+ * table with {param} segments, bodies collected up to a hard cap (413 past
+ * it), JSON responses, and one log line per request
+ * ({"msg":"http_request","method","path","status_code","duration_ms","request_id"}).
+ *
+ * Handlers run on MHD's pool threads and may block (e.g. on a durable
+ * commit); the pool is sized by HEIMDEX_HTTP_THREADS.
+ */
+#ifndef HX_HTTP_SERVER_H
+#define HX_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define HX_ROUTE_MAX_PARAMS 4
+
+typedef struct hx_req {
+  const char *method;
+  const char *path;              /* without the query string */
+  const char *body;              /* NUL-terminated; NULL when there was none */
+  size_t body_len;
+  const char *params[HX_ROUTE_MAX_PARAMS];  /* {param} captures, URL-decoded by MHD */
+  char request_id[64];
+  void *conn;                    /* struct MHD_Connection * */
+} hx_req;
+
+typedef struct hx_resp {
+  int status;
+  json_t *json;                  /* owned; serialised compactly */
+  char *raw;                     /* owned alternative to json (e.g. text/plain) */
+  size_t raw_len;
+  const char *content_type;      /* default application/json */
+  char extra_header[2][128];     /* "Name: value" lines, "" when unused */
+} hx_resp;
+
+typedef void (*hx_handler)(void *app, hx_req *req, hx_resp *resp);
+
+typedef struct hx_route {
+  const char *method;
+  const char *pattern;           /* e.g. "/jobs/{job_id}" */
+  hx_handler handler;
+} hx_route;
+
+typedef struct hx_http hx_http;
+
+typedef struct hx_http_opts {
+  const char *host;
+  int port;                      /* 0 = ephemeral */
+  int threads;
+  long max_body;
+  const hx_route *routes;        /* borrowed, terminated by {NULL} */
+  void *app;
+} hx_http_opts;
+
+int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err);
+int hx_http_port(hx_http *h);
+/* Stop accepting new connections (for graceful shutdown). */
+void hx_http_quiesce(hx_http *h);
+void hx_http_stop(hx_http *h);   /* accepts NULL */
+
+const char *hx_req_header(hx_req *r, const char *name);
+
+/* Response helpers. */
+void hx_resp_json(hx_resp *r, int status, json_t *body /* stolen */);
+void hx_resp_detail(hx_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void hx_resp_err(hx_resp *r, const hx_err *e);   /* status from e->status or the code */
+
+#endif

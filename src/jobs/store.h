@@ -1,0 +1,108 @@
+/*
+ * store.h - the job ledger: jobs, their events, and the transactional outbox.
+ *
+ * One interface, several backends (sqlite.c embedded, pg.c production): a
+ * backend is a function table. Contract every backend keeps:
+ *  - create() writes job + first job_event + outbox row in ONE durable
+ *    transaction and is idempotent on job_key: concurrent identical requests
+ *    all get the same job id, none fails.
+ *  - status words are the original's enum: queued, running, succeeded,
+ *    failed, canceled, dead_letter; finished_at is set iff terminal.
+ *  - every transition appends a job_event with prev/next status and a
+ *    detail_json {"stage","progress","result"?,"error"?}.
+ *  - the raw request (outbox payload) is deleted when the job ends.
+ */
+#ifndef HX_JOBS_STORE_H
+#define HX_JOBS_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/err.h"
+#include "util/uuid.h"
+
+typedef struct hx_ledger hx_ledger;
+
+typedef struct hx_job_new {
+  const char *id;           /* proposed id (caller-generated UUID); used only if the job is new */
+  const char *org_id;       /* canonical UUID */
+  const char *type;         /* job type, e.g. "mock_embedding" */
+  const char *job_key;      /* 64 hex */
+  const char *requested_by; /* user id */
+  const char *task_name;    /* actor, e.g. "mock_embedding" */
+  json_t *payload;          /* outbox payload (borrowed), already naming the proposed id */
+  int max_attempts;
+} hx_job_new;
+
+typedef struct hx_job_view {
+  char id[HX_UUID_STRLEN + 1];
+  char org_id[HX_UUID_STRLEN + 1];
+  char type[101];
+  char status[16];          /* ledger status word */
+  char stage[64];           /* "" = none */
+  int progress;
+  int attempt, max_attempts;
+  json_t *result;           /* owned, NULL when none */
+  char *error;              /* owned, NULL when none */
+  double created_at, updated_at;
+} hx_job_view;
+
+void hx_job_view_release(hx_job_view *v);
+
+/* A message for a worker: what the outbox row carries. */
+typedef struct hx_job_msg {
+  long long outbox_id;
+  char job_id[HX_UUID_STRLEN + 1];
+  char task_name[101];
+  json_t *payload;          /* owned */
+  double not_before;        /* epoch seconds: a retry waits until then */
+} hx_job_msg;
+
+void hx_job_msg_release(hx_job_msg *m);
+
+/* One progress step recorded as an event (stage, progress). */
+typedef struct hx_job_step { const char *stage; int progress; double ts; } hx_job_step;
+
+/* Outcome of one attempt, applied in one transaction with its steps. */
+typedef struct hx_job_outcome {
+  const char *job_id;
+  const hx_job_step *steps;   /* events recorded before the terminal one */
+  size_t nsteps;
+  int ok;                     /* 1 succeeded, 0 failed */
+  json_t *result;             /* borrowed, on success */
+  const char *error;          /* on failure */
+  int retry;                  /* on failure: 1 = re-queue (not_before), 0 = terminal failed */
+  double not_before;
+} hx_job_outcome;
+
+typedef struct hx_ledger_ops {
+  void (*close)(hx_ledger *l);
+  int (*create)(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err);
+  int (*get)(hx_ledger *l, const char *job_id, hx_job_view *out, hx_err *err);  /* HX_ENOENT */
+  /* Up to max unsent outbox rows, oldest first; they are marked sent. */
+  int (*claim)(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err);
+  /* For each job: if queued, mark running (attempt+1) with an "initializing"/0 event.
+   * started[i] = 1 when it may run, 0 when it is terminal/unknown (skip it). */
+  int (*start)(hx_ledger *l, const char *const *job_ids, size_t n, int *started, int *attempt, hx_err *err);
+  /* Record intermediate progress (best-effort, not waited for). */
+  int (*progress)(hx_ledger *l, const char *job_id, const char *stage, int progress);
+  int (*finish)(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err);
+  /* After a crash: running jobs go back to queued and unfinished jobs' outbox rows are
+   * made unsent again so the dispatcher re-delivers them. Returns how many. */
+  int (*recover)(hx_ledger *l, size_t *n, hx_err *err);
+  /* Counts by status (for /readyz and tests): unsent outbox rows, jobs not terminal. */
+  int (*stats)(hx_ledger *l, long long *outbox_unsent, long long *jobs_open, hx_err *err);
+} hx_ledger_ops;
+
+struct hx_ledger { const hx_ledger_ops *ops; };
+
+/* Backends. */
+int hx_ledger_open_sqlite(const char *path, int sync, hx_ledger **out, hx_err *err);
+
+static inline void hx_ledger_close(hx_ledger *l) { if (l) l->ops->close(l); }
+
+/* Map a ledger status to the original API's word (pending, processing, ...). */
+const char *hx_job_status_api(const char *ledger_status);
+int hx_job_status_terminal(const char *ledger_status);
+
+#endif

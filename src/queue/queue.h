@@ -1,0 +1,34 @@
+/*
+ * queue.h - hands job messages from the dispatcher to the workers.
+ *
+ * Backends: inproc.c (embedded: memory, fed by the durable outbox, so losing
+ * it in a crash loses nothing — recovery re-sends from the ledger) and, in
+ * production, Redis Streams. Delivery is at-least-once; a message whose
+ * not_before lies in the future is held back until then (retries).
+ */
+#ifndef HX_QUEUE_QUEUE_H
+#define HX_QUEUE_QUEUE_H
+
+#include <stddef.h>
+
+#include "jobs/store.h"
+
+typedef struct hx_queue hx_queue;
+
+typedef struct hx_queue_ops {
+  void (*close)(hx_queue *q);
+  /* Takes ownership of m->payload. */
+  int (*push)(hx_queue *q, hx_job_msg *m);
+  /* Up to max ready messages (ownership to the caller); waits up to timeout_ms
+   * for the first. 0 messages on timeout or after shutdown. */
+  size_t (*pop)(hx_queue *q, hx_job_msg *out, size_t max, int timeout_ms);
+  /* Wake all poppers and make pop return 0 from now on. */
+  void (*shutdown)(hx_queue *q);
+  size_t (*depth)(hx_queue *q);  /* ready + delayed */
+} hx_queue_ops;
+
+struct hx_queue { const hx_queue_ops *ops; };
+
+int hx_queue_open_inproc(hx_queue **out, hx_err *err);
+
+#endif

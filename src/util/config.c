@@ -1,0 +1,127 @@
+/* config.c - environment parsing and validation. */
+#include "util/config.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int get_str(const char *name, const char *def, char *out, size_t cap, hx_err *err) {
+  const char *v = getenv(name);
+  if (!v) v = def;
+  if (strlen(v) >= cap) return hx_err_set(err, HX_ECONFIG, "%s is too long (max %zu bytes)", name, cap - 1);
+  memcpy(out, v, strlen(v) + 1);
+  return 0;
+}
+
+static int get_int(const char *name, long def, long lo, long hi, long *out, hx_err *err) {
+  const char *v = getenv(name);
+  if (!v || !*v) { *out = def; return 0; }
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || *end || end == v)
+    return hx_err_set(err, HX_ECONFIG, "%s=%s is not an integer", name, v);
+  if (x < lo || x > hi)
+    return hx_err_set(err, HX_ECONFIG, "%s=%ld is out of range [%ld, %ld]", name, x, lo, hi);
+  *out = x;
+  return 0;
+}
+
+static int get_bool(const char *name, int def, int *out, hx_err *err) {
+  const char *v = getenv(name);
+  if (!v || !*v) { *out = def; return 0; }
+  if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) { *out = 1; return 0; }
+  if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) { *out = 0; return 0; }
+  return hx_err_set(err, HX_ECONFIG, "%s=%s is not a boolean (true/false)", name, v);
+}
+
+#define INT(name, def, lo, hi, field)                         \
+  do {                                                        \
+    long v_;                                                  \
+    if ((rc = get_int(name, def, lo, hi, &v_, err))) return rc; \
+    c->field = (int)v_;                                       \
+  } while (0)
+
+int hx_config_load(hx_config *c, hx_err *err) {
+  int rc;
+  memset(c, 0, sizeof *c);
+  if ((rc = get_str("HEIMDEX_ENV", "local", c->env, sizeof c->env, err))) return rc;
+  if (strcmp(c->env, "local") && strcmp(c->env, "dev") && strcmp(c->env, "staging") && strcmp(c->env, "prod"))
+    return hx_err_set(err, HX_ECONFIG, "HEIMDEX_ENV=%s is not one of local, dev, staging, prod", c->env);
+
+  char listen[128];
+  if ((rc = get_str("HEIMDEX_LISTEN", "127.0.0.1:8000", listen, sizeof listen, err))) return rc;
+  char *colon = strrchr(listen, ':');
+  char *end;
+  long port = colon ? strtol(colon + 1, &end, 10) : -1;
+  if (!colon || colon == listen || *end || port < 0 || port > 65535 || (size_t)(colon - listen) >= sizeof c->listen_host)
+    return hx_err_set(err, HX_ECONFIG, "HEIMDEX_LISTEN=%s is not HOST:PORT", listen);
+  memcpy(c->listen_host, listen, (size_t)(colon - listen));
+  c->listen_port = (int)port;
+
+  if ((rc = get_str("HEIMDEX_DATA_DIR", "./data", c->data_dir, sizeof c->data_dir, err))) return rc;
+  INT("VECTOR_SIZE", 384, 1, 65536, vector_size);
+  if ((rc = get_str("AUTH_PROVIDER", "dev", c->auth_provider, sizeof c->auth_provider, err))) return rc;
+  if (strcmp(c->auth_provider, "dev") && strcmp(c->auth_provider, "supabase"))
+    return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=%s is not one of dev, supabase", c->auth_provider);
+  if ((rc = get_str("DEV_JWT_SECRET", "", c->dev_jwt_secret, sizeof c->dev_jwt_secret, err))) return rc;
+  if ((rc = get_str("AUTH_ISSUER", "", c->auth_issuer, sizeof c->auth_issuer, err))) return rc;
+  if ((rc = get_str("AUTH_AUDIENCE", "", c->auth_audience, sizeof c->auth_audience, err))) return rc;
+  if ((rc = get_str("SUPABASE_JWKS_URL", "", c->supabase_jwks_url, sizeof c->supabase_jwks_url, err))) return rc;
+  if (!strcmp(c->auth_provider, "dev")) {
+    if (strcmp(c->env, "local"))
+      return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=dev is only allowed when HEIMDEX_ENV=local (HEIMDEX_ENV=%s)", c->env);
+    if (!c->dev_jwt_secret[0])
+      return hx_err_set(err, HX_ECONFIG, "DEV_JWT_SECRET must be set when AUTH_PROVIDER=dev");
+  } else {
+    return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=supabase (RS256 via SUPABASE_JWKS_URL) is not implemented in this build");
+  }
+
+  INT("OUTBOX_DISPATCH_INTERVAL_MS", 500, 1, 600000, outbox_interval_ms);
+  INT("HEIMDEX_OUTBOX_BATCH", 100, 1, 10000, outbox_batch);
+  if ((rc = get_bool("ENABLE_PG", 0, &c->enable_pg, err))) return rc;
+  if ((rc = get_bool("ENABLE_REDIS", 0, &c->enable_redis, err))) return rc;
+  if ((rc = get_bool("ENABLE_QDRANT", 0, &c->enable_qdrant, err))) return rc;
+  if ((rc = get_bool("ENABLE_GCS", 0, &c->enable_gcs, err))) return rc;
+  /* the original clamps its probe settings to these ranges */
+  INT("PROBE_TIMEOUT_MS", 300, 50, 5000, probe_timeout_ms);
+  INT("PROBE_RETRIES", 2, 0, 5, probe_retries);
+  INT("PROBE_CACHE_SEC", 10, 0, 300, probe_cache_sec);
+  INT("PROBE_COOLDOWN_SEC", 30, 0, 600, probe_cooldown_sec);
+  INT("HEIMDEX_WORKERS", 2, 1, 256, workers);
+  INT("HEIMDEX_HTTP_THREADS", 4, 1, 256, http_threads);
+  long mb;
+  if ((rc = get_int("HEIMDEX_MAX_BODY_BYTES", 1L << 20, 1024, 1L << 30, &mb, err))) return rc;
+  c->max_body_bytes = mb;
+  INT("HEIMDEX_JOB_MAX_RETRIES", 3, 0, 100, job_max_retries);
+  INT("HEIMDEX_RETRY_MIN_MS", 1000, 0, 3600000, retry_min_ms);
+  INT("HEIMDEX_RETRY_MAX_MS", 60000, 0, 86400000, retry_max_ms);
+  if (c->retry_max_ms < c->retry_min_ms)
+    return hx_err_set(err, HX_ECONFIG, "HEIMDEX_RETRY_MAX_MS=%d is below HEIMDEX_RETRY_MIN_MS=%d", c->retry_max_ms, c->retry_min_ms);
+
+  char stages[64];
+  if ((rc = get_str("HEIMDEX_MOCK_STAGE_MS", "2000,3000,1000", stages, sizeof stages, err))) return rc;
+  char *p = stages;
+  for (int i = 0; i < 3; i++) {
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if (errno || end == p || v < 0 || v > 3600000 || (i < 2 ? *end != ',' : *end != '\0'))
+      return hx_err_set(err, HX_ECONFIG, "HEIMDEX_MOCK_STAGE_MS must be three comma-separated millisecond counts (extracting,analyzing,indexing)");
+    c->mock_stage_ms[i] = (int)v;
+    p = end + 1;
+  }
+  if ((rc = get_bool("HEIMDEX_SYNC", 1, &c->sync_commit, err))) return rc;
+
+  char lvl[16];
+  if ((rc = get_str("HEIMDEX_LOG_LEVEL", "info", lvl, sizeof lvl, err))) return rc;
+  if (!strcasecmp(lvl, "debug")) c->log_level = HX_LOG_DEBUG;
+  else if (!strcasecmp(lvl, "info")) c->log_level = HX_LOG_INFO;
+  else if (!strcasecmp(lvl, "warn") || !strcasecmp(lvl, "warning")) c->log_level = HX_LOG_WARN;
+  else if (!strcasecmp(lvl, "error")) c->log_level = HX_LOG_ERROR;
+  else return hx_err_set(err, HX_ECONFIG, "HEIMDEX_LOG_LEVEL=%s is not one of debug, info, warn, error", lvl);
+  return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * config.h - the effective configuration, read once from the environment.
+ *
+ * Names and defaults are the original service's (HEIMDEX_ENV, VECTOR_SIZE,
+ * AUTH_*, DEV_JWT_SECRET, ENABLE_*, PROBE_*, OUTBOX_DISPATCH_INTERVAL_MS, ...)
+ * plus our own HEIMDEX_*. hx_config_load validates everything and fails with
+ * one clear line naming the variable.
+ */
+#ifndef HX_UTIL_CONFIG_H
+#define HX_UTIL_CONFIG_H
+
+#include "util/err.h"
+
+typedef struct hx_config {
+  char env[32];               /* HEIMDEX_ENV: local | dev | staging | prod (default local) */
+  char listen_host[64];       /* HEIMDEX_LISTEN host (default 127.0.0.1) */
+  int listen_port;            /* HEIMDEX_LISTEN port (default 8000) */
+  char data_dir[512];         /* HEIMDEX_DATA_DIR (default ./data) */
+  int vector_size;            /* VECTOR_SIZE (384) */
+  char auth_provider[16];     /* AUTH_PROVIDER: dev | supabase */
+  char dev_jwt_secret[256];   /* DEV_JWT_SECRET */
+  char auth_issuer[256];      /* AUTH_ISSUER */
+  char auth_audience[256];    /* AUTH_AUDIENCE */
+  char supabase_jwks_url[512];/* SUPABASE_JWKS_URL */
+  int outbox_interval_ms;     /* OUTBOX_DISPATCH_INTERVAL_MS (500) */
+  int outbox_batch;           /* HEIMDEX_OUTBOX_BATCH (100) */
+  int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_* (false in embedded mode) */
+  int probe_timeout_ms, probe_retries, probe_cache_sec, probe_cooldown_sec; /* PROBE_* */
+  int workers;                /* HEIMDEX_WORKERS: worker threads (2) */
+  int http_threads;           /* HEIMDEX_HTTP_THREADS (4) */
+  long max_body_bytes;        /* HEIMDEX_MAX_BODY_BYTES (1 MiB) */
+  int job_max_retries;        /* HEIMDEX_JOB_MAX_RETRIES (3) */
+  int retry_min_ms, retry_max_ms; /* HEIMDEX_RETRY_MIN_MS (1000), HEIMDEX_RETRY_MAX_MS (60000) */
+  int mock_stage_ms[3];       /* HEIMDEX_MOCK_STAGE_MS "2000,3000,1000": process_mock stages */
+  int sync_commit;            /* HEIMDEX_SYNC: 1 = fsync every commit (default), 0 = OS decides */
+  int log_level;              /* HEIMDEX_LOG_LEVEL debug|info|warn|error */
+} hx_config;
+
+int hx_config_load(hx_config *c, hx_err *err);
+
+#endif

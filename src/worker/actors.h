@@ -1,0 +1,48 @@
+/*
+ * actors.h - the work a job's task_name names.
+ *
+ * An actor fills in the outcome of each run it is given. Batched actors get
+ * every message of their kind that a worker popped at once, so a batch costs
+ * one vector upsert and one ledger commit. A run whose failure is a property
+ * of its input (validation) sets retryable = 0 and is never retried.
+ */
+#ifndef HX_WORKER_ACTORS_H
+#define HX_WORKER_ACTORS_H
+
+#include "jobs/store.h"
+#include "util/config.h"
+#include "vstore/vstore.h"
+
+#define HX_RUN_MAX_STEPS 8
+
+typedef struct hx_actor_ctx {
+  const hx_config *cfg;
+  hx_ledger *ledger;
+  hx_vstore *vs;
+} hx_actor_ctx;
+
+typedef struct hx_run {
+  hx_job_msg *msg;        /* borrowed */
+  int attempt;            /* 1 for the first attempt */
+  /* outcome */
+  int ok;
+  int retryable;
+  json_t *result;         /* owned */
+  char error[512];
+  hx_job_step steps[HX_RUN_MAX_STEPS];
+  size_t nsteps;
+} hx_run;
+
+typedef struct hx_actor {
+  const char *name;
+  int batched;
+  void (*run)(hx_actor_ctx *ctx, hx_run *runs, size_t n);
+} hx_actor;
+
+const hx_actor *hx_actor_find(const char *task_name);
+
+/* Helpers for actors. */
+void hx_run_step(hx_run *r, const char *stage, int progress);
+void hx_run_fail(hx_run *r, int retryable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,98 @@
+/* dispatcher.c - outbox -> queue. */
+#include "worker/worker.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct hx_dispatcher {
+  const hx_config *cfg;
+  hx_ledger *ledger;
+  hx_queue *queue;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int poked, stopping;
+};
+
+static void wait_interval(hx_dispatcher *d, int ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+  pthread_mutex_lock(&d->mu);
+  while (!d->poked && !d->stopping)
+    if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT) break;
+  d->poked = 0;
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void *dispatch_main(void *p) {
+  hx_dispatcher *d = p;
+  size_t max = (size_t)d->cfg->outbox_batch;
+  hx_job_msg *msgs = calloc(max, sizeof *msgs);
+  int failures = 0;
+  for (;;) {
+    pthread_mutex_lock(&d->mu);
+    int stop = d->stopping;
+    pthread_mutex_unlock(&d->mu);
+    if (stop) break;
+    size_t n = 0;
+    hx_err err = {0};
+    if (d->ledger->ops->claim(d->ledger, msgs, max, &n, &err)) {
+      failures++;
+      hx_log(HX_LOG_ERROR, "outbox_claim_failed", json_pack("{s:s,s:i}", "error", err.msg, "failures", failures));
+      int backoff = d->cfg->outbox_interval_ms << (failures < 6 ? failures : 6);
+      wait_interval(d, backoff > 30000 ? 30000 : backoff);
+      continue;
+    }
+    failures = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (d->queue->ops->push(d->queue, &msgs[i])) {
+        /* the row is marked sent but the queue refused it (memory): recovery re-sends at restart */
+        hx_log(HX_LOG_ERROR, "queue_push_failed", json_pack("{s:s}", "job_id", msgs[i].job_id));
+        hx_job_msg_release(&msgs[i]);
+      }
+    }
+    if (n < max) wait_interval(d, d->cfg->outbox_interval_ms);
+  }
+  free(msgs);
+  return NULL;
+}
+
+int hx_dispatcher_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_dispatcher **out, hx_err *err) {
+  hx_dispatcher *d = calloc(1, sizeof *d);
+  if (!d) return hx_err_set(err, HX_ENOMEM, "out of memory");
+  d->cfg = cfg;
+  d->ledger = l;
+  d->queue = q;
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
+  if (pthread_create(&d->thread, NULL, dispatch_main, d)) {
+    free(d);
+    return hx_err_set(err, HX_ENOMEM, "cannot start dispatcher thread");
+  }
+  *out = d;
+  return 0;
+}
+
+void hx_dispatcher_poke(hx_dispatcher *d) {
+  if (!d) return;
+  pthread_mutex_lock(&d->mu);
+  d->poked = 1;
+  pthread_cond_signal(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+}
+
+void hx_dispatcher_stop(hx_dispatcher *d) {
+  if (!d) return;
+  pthread_mutex_lock(&d->mu);
+  d->stopping = 1;
+  pthread_cond_signal(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+  pthread_join(d->thread, NULL);
+  free(d);
+}

@@ -1,0 +1,156 @@
+/* workers.c - worker threads: pop a batch, start, run actors, record outcomes. */
+#include "worker/actors.h"
+#include "worker/worker.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define BATCH 64
+
+struct hx_workers {
+  hx_actor_ctx ctx;
+  hx_queue *queue;
+  int n;
+  pthread_t *threads;
+  atomic_int stopping;
+};
+
+long hx_retry_delay_ms(const hx_config *cfg, int attempt) {
+  double d = cfg->retry_min_ms;
+  for (int i = 1; i < attempt && d < cfg->retry_max_ms; i++) d *= 2;
+  uint32_t r = 0;
+  if (getrandom(&r, sizeof r, 0) != sizeof r) r = 0x80000000u;
+  d *= 0.8 + 0.4 * ((double)r / 4294967295.0);   /* ±20% jitter */
+  if (d < cfg->retry_min_ms) d = cfg->retry_min_ms;
+  if (d > cfg->retry_max_ms) d = cfg->retry_max_ms;
+  return (long)d;
+}
+
+/* Record outcomes of runs[0..n) and re-queue the retries. */
+static void record(hx_workers *w, hx_run *runs, size_t n) {
+  hx_job_outcome *oc = calloc(n, sizeof *oc);
+  if (!oc) return; /* job stays running: recovery at restart picks it up */
+  for (size_t i = 0; i < n; i++) {
+    hx_run *r = &runs[i];
+    int retry = !r->ok && r->retryable && r->attempt < w->ctx.cfg->job_max_retries + 1;
+    oc[i] = (hx_job_outcome){.job_id = r->msg->job_id, .steps = r->steps, .nsteps = r->nsteps, .ok = r->ok,
+                             .result = r->result, .error = r->ok ? NULL : r->error, .retry = retry};
+    if (retry) oc[i].not_before = hx_now() + hx_retry_delay_ms(w->ctx.cfg, r->attempt) / 1000.0;
+  }
+  hx_err err = {0};
+  if (w->ctx.ledger->ops->finish(w->ctx.ledger, oc, n, &err)) {
+    hx_log(HX_LOG_ERROR, "job_finish_failed", json_pack("{s:s}", "error", err.msg));
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      hx_run *r = &runs[i];
+      json_t *f = json_pack("{s:s,s:s,s:i}", "job_id", r->msg->job_id, "task", r->msg->task_name, "attempt", r->attempt);
+      if (r->ok) {
+        hx_log(HX_LOG_DEBUG, "job_completed", f);
+      } else {
+        json_object_set_new(f, "error", json_string(r->error));
+        json_object_set_new(f, "retry", json_boolean(oc[i].retry));
+        hx_log(oc[i].retry ? HX_LOG_WARN : HX_LOG_ERROR, oc[i].retry ? "job_retry_scheduled" : "job_failed", f);
+      }
+      if (oc[i].retry) {
+        hx_job_msg again = *r->msg;
+        again.not_before = oc[i].not_before;
+        r->msg->payload = NULL; /* moved */
+        if (w->queue->ops->push(w->queue, &again)) hx_job_msg_release(&again);
+      }
+    }
+  }
+  free(oc);
+}
+
+static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
+  const char *ids[BATCH];
+  int started[BATCH], attempt[BATCH];
+  for (size_t i = 0; i < n; i++) ids[i] = msgs[i].job_id;
+  hx_err err = {0};
+  if (w->ctx.ledger->ops->start(w->ctx.ledger, ids, n, started, attempt, &err)) {
+    /* could not mark them running: hand them back after a pause */
+    hx_log(HX_LOG_ERROR, "job_start_failed", json_pack("{s:s}", "error", err.msg));
+    for (size_t i = 0; i < n; i++) {
+      msgs[i].not_before = hx_now() + 1.0;
+      if (w->queue->ops->push(w->queue, &msgs[i])) hx_job_msg_release(&msgs[i]);
+    }
+    return;
+  }
+  hx_run runs[BATCH];
+  size_t nr = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!started[i]) continue; /* terminal or already running elsewhere: effects are done/underway */
+    memset(&runs[nr], 0, sizeof runs[nr]);
+    runs[nr].msg = &msgs[i];
+    runs[nr].attempt = attempt[i];
+    nr++;
+  }
+  /* batched actors first (fast), then the one-by-one ones */
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < nr;) {
+      const hx_actor *a = hx_actor_find(runs[i].msg->task_name);
+      if ((a && a->batched) != (pass == 0)) { i++; continue; }
+      if (!a) {
+        hx_run_fail(&runs[i], 0, "Unknown task: %s", runs[i].msg->task_name);
+        record(w, &runs[i], 1);
+        i++;
+        continue;
+      }
+      /* group consecutive runs of the same actor */
+      size_t j = i + 1;
+      if (a->batched) {
+        /* move all runs of this actor next to i */
+        for (size_t k = i + 1; k < nr; k++)
+          if (hx_actor_find(runs[k].msg->task_name) == a) {
+            hx_run t = runs[j]; runs[j] = runs[k]; runs[k] = t; j++;
+          }
+      }
+      a->run(&w->ctx, &runs[i], j - i);
+      record(w, &runs[i], j - i);
+      i = j;
+    }
+  }
+  for (size_t i = 0; i < nr; i++) json_decref(runs[i].result);
+  for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
+}
+
+static void *worker_main(void *p) {
+  hx_workers *w = p;
+  hx_job_msg msgs[BATCH];
+  while (!atomic_load(&w->stopping)) {
+    size_t n = w->queue->ops->pop(w->queue, msgs, BATCH, 1000);
+    if (n) run_batch(w, msgs, n);
+  }
+  return NULL;
+}
+
+int hx_workers_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_vstore *vs, int nthreads,
+                     hx_workers **out, hx_err *err) {
+  hx_workers *w = calloc(1, sizeof *w);
+  if (!w) return hx_err_set(err, HX_ENOMEM, "out of memory");
+  w->ctx = (hx_actor_ctx){cfg, l, vs};
+  w->queue = q;
+  w->threads = calloc((size_t)nthreads, sizeof *w->threads);
+  for (int i = 0; i < nthreads; i++) {
+    if (pthread_create(&w->threads[i], NULL, worker_main, w)) {
+      hx_workers_stop(w);
+      return hx_err_set(err, HX_ENOMEM, "cannot start worker thread %d", i);
+    }
+    w->n++;
+  }
+  *out = w;
+  return 0;
+}
+
+void hx_workers_stop(hx_workers *w) {
+  if (!w) return;
+  atomic_store(&w->stopping, 1);
+  w->queue->ops->shutdown(w->queue);
+  for (int i = 0; i < w->n; i++) pthread_join(w->threads[i], NULL);
+  free(w->threads);
+  free(w);
+}
