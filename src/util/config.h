@@ -27,6 +27,7 @@ typedef struct hx_config {
   int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_* (false in embedded mode) */
   int probe_timeout_ms, probe_retries, probe_cache_sec, probe_cooldown_sec; /* PROBE_* */
   int workers;                /* HEIMDEX_WORKERS: worker threads (2) */
+  int worker_batch;           /* HEIMDEX_WORKER_BATCH: messages a worker takes at once (64) */
   int http_threads;           /* HEIMDEX_HTTP_THREADS (4) */
   long max_body_bytes;        /* HEIMDEX_MAX_BODY_BYTES (1 MiB) */
   int job_max_retries;        /* HEIMDEX_JOB_MAX_RETRIES (3) */

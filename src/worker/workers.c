@@ -122,7 +122,7 @@ static void *worker_main(void *p) {
   hx_workers *w = p;
   hx_job_msg msgs[BATCH];
   while (!atomic_load(&w->stopping)) {
-    size_t n = w->queue->ops->pop(w->queue, msgs, BATCH, 1000);
+    size_t n = w->queue->ops->pop(w->queue, msgs, (size_t)w->ctx.cfg->worker_batch, 1000);
     if (n) run_batch(w, msgs, n);
   }
   return NULL;
