@@ -71,6 +71,7 @@ static const char SCHEMA[] =
 typedef struct {
   hx_ledger base;
   hx_sqlw *w;
+  long long cursor;   /* highest outbox id handed to the dispatcher (its thread only) */
 } sq_ledger;
 
 #define SQ(l) ((sq_ledger *)(l))
@@ -93,7 +94,7 @@ static int exec_bind(sqlite3 *db, hx_err *err, const char *sql, const char *fmt,
   va_end(ap);
   int rc = sqlite3_step(st);
   int out = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : hx_sql_err(db, err, sql);
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   return out;
 }
 
@@ -127,11 +128,11 @@ static int create_fn(sqlite3 *db, void *p, hx_err *err) {
   sqlite3_bind_text(st, 1, j->job_key, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) {
     snprintf(a->id_out, HX_UUID_STRLEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    hx_sql_done(st);
     a->created = 0;
     return 0;
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   double now = hx_now();
   int rc = exec_bind(db, err,
       "INSERT INTO job(id, org_id, type, status, attempt, max_attempts, job_key, requested_by, created_at, updated_at, progress)"
@@ -193,45 +194,27 @@ static int sq_get(hx_ledger *l, const char *job_id, hx_job_view *v, hx_err *err)
 #undef COL
   rc = 0;
 out:
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   hx_sqlw_reader_put(SQ(l)->w, db);
   return rc;
 }
 
-/* ---- claim ---- */
+/* ---- claim ----
+ * Reads unsent rows past the dispatcher's cursor on a reader connection and
+ * marks the range sent with one posted (not awaited) update. The cursor keeps
+ * rows whose mark has not committed yet from being claimed twice; ids grow in
+ * commit order because there is one writer. After a crash the cursor restarts
+ * at 0 and recover() has made unfinished jobs' rows unsent again. */
 
-typedef struct { hx_job_msg *out; size_t max, n; } claim_arg;
+typedef struct { long long lo, hi; double ts; } mark_arg;
 
-static int claim_fn(sqlite3 *db, void *p, hx_err *err) {
-  claim_arg *a = p;
-  sqlite3_stmt *st = hx_sql_prep(db,
-      "SELECT o.id, o.job_id, o.task_name, o.payload, j.next_run_at FROM outbox o JOIN job j ON j.id = o.job_id"
-      " WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ?", err);
-  if (!st) return HX_EDB;
-  sqlite3_bind_int64(st, 1, (long long)a->max);
-  a->n = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    hx_job_msg *m = &a->out[a->n];
-    memset(m, 0, sizeof *m);
-    m->outbox_id = sqlite3_column_int64(st, 0);
-    snprintf(m->job_id, sizeof m->job_id, "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(m->task_name, sizeof m->task_name, "%s", (const char *)sqlite3_column_text(st, 2));
-    m->payload = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-    m->not_before = sqlite3_column_double(st, 4);
-    a->n++;
-  }
-  sqlite3_finalize(st);
-  double now = hx_now();
-  for (size_t i = 0; i < a->n; i++) {
-    int rc = exec_bind(db, err, "UPDATE outbox SET sent_at = ? WHERE id = ?", "di", now, a->out[i].outbox_id);
-    if (rc) {
-      for (size_t k = 0; k < a->n; k++) hx_job_msg_release(&a->out[k]);
-      a->n = 0;
-      return rc;
-    }
-  }
-  return 0;
+static int mark_fn(sqlite3 *db, void *p, hx_err *err) {
+  mark_arg *a = p;
+  return exec_bind(db, err, "UPDATE outbox SET sent_at = ? WHERE id BETWEEN ? AND ? AND sent_at IS NULL", "dii",
+                   a->ts, a->lo, a->hi);
 }
+
+static void free_arg(void *p, int rc) { free(p); }
 
 void hx_job_msg_release(hx_job_msg *m) {
   json_decref(m->payload);
@@ -239,10 +222,39 @@ void hx_job_msg_release(hx_job_msg *m) {
 }
 
 static int sq_claim(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err) {
-  claim_arg a = {out, max, 0};
-  int rc = hx_sqlw_run(SQ(l)->w, claim_fn, &a, err);
-  *n = rc ? 0 : a.n;
-  return rc;
+  sq_ledger *q = SQ(l);
+  sqlite3 *db = hx_sqlw_reader_get(q->w);
+  int rc = 0;
+  *n = 0;
+  sqlite3_stmt *st = hx_sql_prep(db,
+      "SELECT o.id, o.job_id, o.task_name, o.payload, j.next_run_at FROM outbox o JOIN job j ON j.id = o.job_id"
+      " WHERE o.sent_at IS NULL AND o.id > ? ORDER BY o.id LIMIT ?", err);
+  if (!st) { rc = HX_EDB; goto out; }
+  sqlite3_bind_int64(st, 1, q->cursor);
+  sqlite3_bind_int64(st, 2, (long long)max);
+  int r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    hx_job_msg *m = &out[*n];
+    memset(m, 0, sizeof *m);
+    m->outbox_id = sqlite3_column_int64(st, 0);
+    snprintf(m->job_id, sizeof m->job_id, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(m->task_name, sizeof m->task_name, "%s", (const char *)sqlite3_column_text(st, 2));
+    m->payload = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+    m->not_before = sqlite3_column_double(st, 4);
+    (*n)++;
+  }
+  if (r != SQLITE_DONE) rc = hx_sql_err(db, err, "claim outbox");
+out:
+  hx_sql_done(st);
+  hx_sqlw_reader_put(q->w, db);
+  if (rc || *n == 0) return rc;
+  mark_arg *m = malloc(sizeof *m);
+  if (m) {
+    *m = (mark_arg){out[0].outbox_id, out[*n - 1].outbox_id, hx_now()};
+    if (hx_sqlw_post(q->w, mark_fn, m, free_arg)) free(m);
+  }
+  q->cursor = out[*n - 1].outbox_id;
+  return 0;
 }
 
 /* ---- start ---- */
@@ -262,7 +274,7 @@ static int start_fn(sqlite3 *db, void *p, hx_err *err) {
       queued = strcmp((const char *)sqlite3_column_text(st, 0), "queued") == 0;
       attempt = sqlite3_column_int(st, 1);
     }
-    sqlite3_finalize(st);
+    hx_sql_done(st);
     if (!queued) continue;
     int rc = exec_bind(db, err,
         "UPDATE job SET status='running', attempt=attempt+1, started_at=COALESCE(started_at, ?), updated_at=?,"
@@ -293,8 +305,6 @@ static int progress_fn(sqlite3 *db, void *p, hx_err *err) {
   return rc;
 }
 
-static void free_arg(void *p, int rc) { free(p); }
-
 static int sq_progress(hx_ledger *l, const char *job_id, const char *stage, int progress) {
   progress_arg *a = calloc(1, sizeof *a);
   if (!a) return HX_ENOMEM;
@@ -313,12 +323,10 @@ typedef struct { const hx_job_outcome *o; size_t n; } finish_arg;
 
 static int finish_one(sqlite3 *db, const hx_job_outcome *o, hx_err *err) {
   int rc = 0;
-  for (size_t s = 0; s < o->nsteps && !rc; s++) {
-    rc = exec_bind(db, err, "UPDATE job SET stage=?, progress=?, updated_at=? WHERE id=?", "sids",
-                   o->steps[s].stage, (long long)o->steps[s].progress, o->steps[s].ts, o->job_id);
-    if (!rc) rc = add_event(db, o->job_id, o->steps[s].ts, "running", "running",
-                            step_detail(o->steps[s].stage, o->steps[s].progress), err);
-  }
+  /* steps become events; the job row itself only needs the final state */
+  for (size_t s = 0; s < o->nsteps && !rc; s++)
+    rc = add_event(db, o->job_id, o->steps[s].ts, "running", "running",
+                   step_detail(o->steps[s].stage, o->steps[s].progress), err);
   if (rc) return rc;
   double now = hx_now();
   if (o->ok) {
@@ -383,7 +391,7 @@ static int recover_fn(sqlite3 *db, void *p, hx_err *err) {
     json_t *d = json_pack("{s:s,s:i}", "stage", "recovered", "progress", 0);
     rc = add_event(db, (const char *)sqlite3_column_text(st, 0), now, "running", "queued", d, err);
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   if (!rc) rc = exec_bind(db, err, "UPDATE job SET status='queued', updated_at=? WHERE status='running'", "d", now);
   if (!rc) rc = exec_bind(db, err,
       "UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL AND job_id IN (SELECT id FROM job WHERE status='queued')", "");
@@ -408,7 +416,7 @@ static int sq_stats(hx_ledger *l, long long *outbox_unsent, long long *jobs_open
     *outbox_unsent = sqlite3_column_int64(st, 0);
     *jobs_open = sqlite3_column_int64(st, 1);
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   hx_sqlw_reader_put(SQ(l)->w, db);
   return rc;
 }

@@ -79,7 +79,8 @@ typedef struct hx_ledger_ops {
   void (*close)(hx_ledger *l);
   int (*create)(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err);
   int (*get)(hx_ledger *l, const char *job_id, hx_job_view *out, hx_err *err);  /* HX_ENOENT */
-  /* Up to max unsent outbox rows, oldest first; they are marked sent. */
+  /* Up to max unsent outbox rows, oldest first; they are marked sent. Called by
+   * one dispatcher thread per ledger handle. */
   int (*claim)(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err);
   /* For each job: if queued, mark running (attempt+1) with an "initializing"/0 event.
    * started[i] = 1 when it may run, 0 when it is terminal/unknown (skip it). */

@@ -94,7 +94,7 @@ int hx_config_load(hx_config *c, hx_err *err) {
   INT("PROBE_COOLDOWN_SEC", 30, 0, 600, probe_cooldown_sec);
   INT("HEIMDEX_WORKERS", 2, 1, 256, workers);
   INT("HEIMDEX_WORKER_BATCH", 64, 1, 64, worker_batch);
-  INT("HEIMDEX_HTTP_THREADS", 4, 1, 256, http_threads);
+  INT("HEIMDEX_HTTP_THREADS", 16, 1, 1024, http_threads);
   long mb;
   if ((rc = get_int("HEIMDEX_MAX_BODY_BYTES", 1L << 20, 1024, 1L << 30, &mb, err))) return rc;
   c->max_body_bytes = mb;

@@ -28,7 +28,7 @@ typedef struct hx_config {
   int probe_timeout_ms, probe_retries, probe_cache_sec, probe_cooldown_sec; /* PROBE_* */
   int workers;                /* HEIMDEX_WORKERS: worker threads (2) */
   int worker_batch;           /* HEIMDEX_WORKER_BATCH: messages a worker takes at once (64) */
-  int http_threads;           /* HEIMDEX_HTTP_THREADS (4) */
+  int http_threads;           /* HEIMDEX_HTTP_THREADS (16): handlers may block on a commit */
   long max_body_bytes;        /* HEIMDEX_MAX_BODY_BYTES (1 MiB) */
   int job_max_retries;        /* HEIMDEX_JOB_MAX_RETRIES (3) */
   int retry_min_ms, retry_max_ms; /* HEIMDEX_RETRY_MIN_MS (1000), HEIMDEX_RETRY_MAX_MS (60000) */

@@ -41,12 +41,25 @@ int hx_sql_err(sqlite3 *db, hx_err *err, const char *what) {
 
 sqlite3_stmt *hx_sql_prep(sqlite3 *db, const char *sql, hx_err *err) {
   sqlite3_stmt *st = NULL;
-  /* SQLITE_PREPARE_PERSISTENT: statements are short and reused constantly */
+  while ((st = sqlite3_next_stmt(db, st)))
+    if (!sqlite3_stmt_busy(st) && strcmp(sqlite3_sql(st), sql) == 0) return st;
   if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
     hx_sql_err(db, err, "prepare");
     return NULL;
   }
   return st;
+}
+
+void hx_sql_done(sqlite3_stmt *st) {
+  if (!st) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+static void close_conn(sqlite3 *db) {
+  sqlite3_stmt *st;
+  while (db && (st = sqlite3_next_stmt(db, NULL))) sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 static int open_conn(const char *path, int readonly, int sync, sqlite3 **out, hx_err *err) {
@@ -58,9 +71,10 @@ static int open_conn(const char *path, int readonly, int sync, sqlite3 **out, hx
     return rc;
   }
   sqlite3_busy_timeout(db, 10000);
-  const char *pragmas = readonly ? "PRAGMA foreign_keys=ON;"
-                        : sync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+  /* temp_store=MEMORY: savepoint (statement) journals stay off the disk */
+  const char *pragmas = readonly ? "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                        : sync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
   char *msg = NULL;
   if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
     int rc = hx_err_set(err, HX_EIO, "cannot configure %s: %s", path, msg ? msg : "?");
@@ -163,8 +177,8 @@ int hx_sqlw_open(const char *path, const char *schema_sql, int sync, hx_sqlw **o
   *out = w;
   return 0;
 fail:
-  for (int i = 0; i < READERS; i++) sqlite3_close(w->readers[i]);
-  sqlite3_close(w->db);
+  for (int i = 0; i < READERS; i++) close_conn(w->readers[i]);
+  close_conn(w->db);
   free(w->path);
   free(w);
   return rc;
@@ -177,8 +191,8 @@ void hx_sqlw_close(hx_sqlw *w) {
   pthread_cond_broadcast(&w->cv_work);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->thread, NULL);
-  for (int i = 0; i < READERS; i++) sqlite3_close_v2(w->readers[i]);
-  sqlite3_close_v2(w->db);
+  for (int i = 0; i < READERS; i++) close_conn(w->readers[i]);
+  close_conn(w->db);
   free(w->path);
   free(w);
 }

@@ -42,8 +42,13 @@ void hx_sqlw_reader_put(hx_sqlw *w, sqlite3 *db);
 /* Number of transactions committed so far (for tests and metrics). */
 unsigned long hx_sqlw_commits(hx_sqlw *w);
 
-/* Helpers: prepare a statement (caller finalizes) and turn a SQLite error into hx_err. */
+/* A prepared statement for sql on db, reused from the connection's own list
+ * when one with the same text is idle (preparing costs more than running the
+ * short statements of the ledger). Give it back with hx_sql_done, which
+ * resets it and clears its bindings; the connection finalizes it at close. */
 sqlite3_stmt *hx_sql_prep(sqlite3 *db, const char *sql, hx_err *err);
+void hx_sql_done(sqlite3_stmt *st);   /* accepts NULL */
+/* Turn the connection's last error into hx_err (HX_EDB). */
 int hx_sql_err(sqlite3 *db, hx_err *err, const char *what);
 
 #endif

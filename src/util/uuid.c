@@ -43,12 +43,32 @@ void hx_uuid_str(const hx_uuid *u, char out[HX_UUID_STRLEN + 1]) {
   out[o] = '\0';
 }
 
-void hx_uuid_v4(hx_uuid *out) {
-  size_t got = 0;
-  while (got < 16) {
-    ssize_t r = getrandom(out->b + got, 16 - got, 0);
-    if (r > 0) got += (size_t)r;
+/* Random bytes come from the kernel CSPRNG in 4 KiB refills per thread: a
+ * getrandom call costs tens of microseconds here, a UUID is needed per job,
+ * event and request. */
+static void fill_random(uint8_t *out, size_t n) {
+  static __thread uint8_t pool[4096];
+  static __thread size_t left;
+  while (n) {
+    if (left == 0) {
+      size_t got = 0;
+      while (got < sizeof pool) {
+        ssize_t r = getrandom(pool + got, sizeof pool - got, 0);
+        if (r > 0) got += (size_t)r;
+      }
+      left = sizeof pool;
+    }
+    size_t take = n < left ? n : left;
+    memcpy(out, pool + sizeof pool - left, take);
+    memset(pool + sizeof pool - left, 0, take); /* never hand out the same bytes twice */
+    left -= take;
+    out += take;
+    n -= take;
   }
+}
+
+void hx_uuid_v4(hx_uuid *out) {
+  fill_random(out->b, 16);
   out->b[6] = (out->b[6] & 0x0f) | 0x40;
   out->b[8] = (out->b[8] & 0x3f) | 0x80;
 }

@@ -34,16 +34,16 @@ static int ensure_fn(sqlite3 *db, void *p, hx_err *err) {
   if (sqlite3_step(st) == SQLITE_ROW) {
     int dim = sqlite3_column_int(st, 0);
     if (dim != a->dim) rc = hx_err_set(err, HX_EINVAL, "collection %s has dimension %d, not %d", a->coll, dim, a->dim);
-    sqlite3_finalize(st);
+    hx_sql_done(st);
     return rc;
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   st = hx_sql_prep(db, "INSERT INTO collections(name, dim, distance) VALUES (?,?,'Cosine')", err);
   if (!st) return HX_EDB;
   sqlite3_bind_text(st, 1, a->coll, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, a->dim);
   if (sqlite3_step(st) != SQLITE_DONE) rc = hx_sql_err(db, err, "create collection");
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   return rc;
 }
 
@@ -72,7 +72,7 @@ static int upsert_fn(sqlite3 *db, void *p, hx_err *err) {
     sqlite3_reset(st);
     free(pl);
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   return rc;
 }
 
@@ -104,7 +104,7 @@ static int ss_get(hx_vstore *s, const char *coll, const char *org, const hx_uuid
   memcpy(*vec, sqlite3_column_blob(st, 0), (size_t)bytes);
   *payload = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
 out:
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   hx_sqlw_reader_put(SS(s)->w, db);
   return rc;
 }
@@ -123,13 +123,13 @@ static int del_fn(sqlite3 *db, void *p, hx_err *err) {
     sqlite3_bind_text(st, 2, a->org, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE) {
-      sqlite3_finalize(st);
+      hx_sql_done(st);
       return hx_sql_err(db, err, "delete point");
     }
     a->deleted += (size_t)sqlite3_changes(db);
     sqlite3_reset(st);
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   return 0;
 }
 
@@ -152,7 +152,7 @@ static int ss_count(hx_vstore *s, const char *coll, const char *org, size_t *n, 
     if (sqlite3_step(st) == SQLITE_ROW) *n = (size_t)sqlite3_column_int64(st, 0);
     else rc = hx_sql_err(db, err, "count points");
   }
-  sqlite3_finalize(st);
+  hx_sql_done(st);
   hx_sqlw_reader_put(SS(s)->w, db);
   return rc;
 }
