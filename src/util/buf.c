@@ -24,8 +24,8 @@ void hx_buf_reset(hx_buf *b) {
 }
 
 static int grow(hx_buf *b, size_t need) {
-  if (need + 1 <= b->cap) return 0;
   if (need > b->max) return HX_ETOOBIG;
+  if (need + 1 <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < need + 1) cap *= 2;
   char *p = realloc(b->data, cap);

@@ -1,0 +1,124 @@
+/* util contracts: base64url, UUID spellings, Python-compatible JSON dump, capped buffers, JWT. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "auth/auth.h"
+#include "util/buf.h"
+#include "util/hash.h"
+#include "util/json.h"
+#include "util/uuid.h"
+
+static void test_b64url(void **st) {
+  char enc[64];
+  uint8_t dec[64];
+  /* RFC 4648 test vectors, url alphabet, no padding */
+  const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char *want[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+  for (int i = 0; i < 7; i++) {
+    hx_b64url_encode((const uint8_t *)in[i], strlen(in[i]), enc);
+    assert_string_equal(enc, want[i]);
+    long n = hx_b64url_decode(enc, strlen(enc), dec);
+    assert_int_equal(n, (long)strlen(in[i]));
+    assert_memory_equal(dec, in[i], (size_t)n);
+  }
+  assert_int_equal(hx_b64url_decode("Zg==", 4, dec), -1);  /* padding rejected */
+  assert_int_equal(hx_b64url_decode("Z", 1, dec), -1);      /* impossible length */
+  assert_int_equal(hx_b64url_decode("Zh", 2, dec), -1);     /* non-canonical trailing bits */
+  assert_int_equal(hx_b64url_decode("a+b/", 4, dec), -1);   /* standard alphabet rejected */
+}
+
+static void test_uuid(void **st) {
+  char out[37];
+  const char *same[] = {"550e8400-e29b-41d4-a716-446655440000", "550E8400-E29B-41D4-A716-446655440000",
+                        "550e8400e29b41d4a716446655440000", "{550e8400-e29b-41d4-a716-446655440000}",
+                        "urn:uuid:550e8400-e29b-41d4-a716-446655440000"};
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(hx_uuid_canon(same[i], out), 0);
+    assert_string_equal(out, "550e8400-e29b-41d4-a716-446655440000");
+  }
+  const char *bad[] = {"", "xyz", "550e8400-e29b-41d4-a716-44665544000", "550e8400-e29b-41d4-a716-4466554400000",
+                       "550e8400-e29b-41d4-a716-44665544000g"};
+  for (int i = 0; i < 5; i++) assert_int_equal(hx_uuid_canon(bad[i], out), HX_EINVAL);
+  hx_uuid a, b;
+  hx_uuid_v4(&a);
+  hx_uuid_v4(&b);
+  assert_memory_not_equal(a.b, b.b, 16);
+  assert_int_equal(a.b[6] >> 4, 4);
+  assert_int_equal(a.b[8] >> 6, 2);
+}
+
+static void dump_eq(const char *json_in, int flags, const char *want) {
+  json_t *v = json_loads(json_in, JSON_DECODE_ANY, NULL);
+  assert_non_null(v);
+  hx_buf b;
+  hx_buf_init(&b, 1 << 20);
+  assert_int_equal(hx_json_dump(v, flags, &b), 0);
+  assert_string_equal(b.data, want);
+  hx_buf_release(&b);
+  json_decref(v);
+}
+
+static void test_json_dump(void **st) {
+  /* expected strings are what Python's json.dumps prints for the same values */
+  dump_eq("{\"b\":1,\"a\":[true,false,null]}", HX_JSON_SORT, "{\"a\":[true,false,null],\"b\":1}");
+  dump_eq("{\"b\":1,\"a\":2}", 0, "{\"b\":1,\"a\":2}");
+  dump_eq("[0.1, 1.0, 1e-05, 0.30000000000000004, -2.5, 1e+100, 123456789.125]", 0,
+          "[0.1,1.0,1e-05,0.30000000000000004,-2.5,1e+100,123456789.125]");
+  dump_eq("\"\\u00e9\\ud83d\\ude00\\u007f\\u001f\\\"\\\\/\"", HX_JSON_ASCII,
+          "\"\\u00e9\\ud83d\\ude00\\u007f\\u001f\\\"\\\\/\"");
+  dump_eq("\"\\u00e9\\u00e8\"", 0, "\"\xc3\xa9\xc3\xa8\"");
+  dump_eq("{\"\\u00e9\":1,\"z\":2,\"Z\":3}", HX_JSON_SORT | HX_JSON_ASCII, "{\"Z\":3,\"z\":2,\"\\u00e9\":1}");
+}
+
+static void test_buf_cap(void **st) {
+  hx_buf b;
+  hx_buf_init(&b, 10);
+  assert_int_equal(hx_buf_adds(&b, "0123456789"), 0);
+  assert_int_equal(hx_buf_adds(&b, "x"), HX_ETOOBIG);
+  assert_int_equal(b.len, 10);
+  hx_buf_release(&b);
+}
+
+static void test_jwt(void **st) {
+  char *tok = hx_jwt_make_dev("secret", "user-1", "550E8400-E29B-41D4-A716-446655440000", "admin", 5);
+  json_t *claims = NULL;
+  hx_err err = {0};
+  assert_int_equal(hx_jwt_verify_hs256(tok, "secret", 1e9 /* 2001 */, &claims, &err), HX_EUNAUTH);
+  assert_string_equal(err.msg, "Invalid token: The token is not yet valid (iat)");
+  assert_int_equal(hx_jwt_verify_hs256(tok, "secret", 4e9, &claims, &err), HX_EUNAUTH);
+  assert_string_equal(err.msg, "Token has expired");
+  assert_int_equal(hx_jwt_verify_hs256(tok, "wrong", 0, &claims, &err), HX_EUNAUTH);
+  assert_string_equal(err.msg, "Invalid token: Signature verification failed");
+
+  hx_principal who;
+  char header[4096];
+  snprintf(header, sizeof header, "Bearer %s", tok);
+  hx_auth_cfg cfg = {"secret", "", ""};
+  assert_int_equal(hx_auth_check(&cfg, header, &who, &err), 0);
+  assert_string_equal(who.org_id, "550e8400-e29b-41d4-a716-446655440000");
+  assert_string_equal(who.user_id, "user-1");
+  assert_string_equal(who.role, "admin");
+  hx_auth_cfg aud = {"secret", "", "authenticated"};
+  assert_int_equal(hx_auth_check(&aud, header, &who, &err), HX_EUNAUTH);
+  assert_string_equal(err.msg, "Invalid audience claim (expected: authenticated)");
+  assert_int_equal(hx_auth_check(&cfg, NULL, &who, &err), HX_EDENIED);
+  assert_int_equal(err.status, 403);
+  assert_int_equal(hx_auth_check(&cfg, "Bearer ", &who, &err), HX_EDENIED);
+  /* truncated signature and a flipped payload bit */
+  tok[strlen(tok) - 3] = '\0';
+  assert_int_equal(hx_jwt_verify_hs256(tok, "secret", 0, &claims, &err), HX_EUNAUTH);
+  free(tok);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_b64url), cmocka_unit_test(test_uuid), cmocka_unit_test(test_json_dump),
+      cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_jwt),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
