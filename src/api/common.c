@@ -26,7 +26,7 @@ int hx_api_create_job_or_reply(hx_app *app, const hx_principal *who, const char 
   }
   hx_uuid u;
   char id[HX_UUID_STRLEN + 1];
-  hx_uuid_v4(&u);
+  hx_uuid_v7(&u);
   hx_uuid_str(&u, id);
   json_t *full_args = json_array();
   json_array_append_new(full_args, json_string(id));

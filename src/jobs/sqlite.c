@@ -102,7 +102,7 @@ static int add_event(sqlite3 *db, const char *job_id, double ts, const char *pre
                      json_t *detail /* stolen */, hx_err *err) {
   hx_uuid u;
   char id[37];
-  hx_uuid_v4(&u);
+  hx_uuid_v7(&u);
   hx_uuid_str(&u, id);
   char *dj = detail ? hx_json_compact(detail) : NULL;
   json_decref(detail);
@@ -362,10 +362,10 @@ static int finish_one(sqlite3 *db, const hx_job_outcome *o, hx_err *err) {
 static int finish_fn(sqlite3 *db, void *p, hx_err *err) {
   finish_arg *a = p;
   for (size_t i = 0; i < a->n; i++) {
-    sqlite3_exec(db, "SAVEPOINT one", NULL, NULL, NULL);
+    hx_sql_run(db, "SAVEPOINT one");
     int rc = finish_one(db, &a->o[i], err);
-    if (rc) sqlite3_exec(db, "ROLLBACK TO one", NULL, NULL, NULL);
-    sqlite3_exec(db, "RELEASE one", NULL, NULL, NULL);
+    if (rc) hx_sql_run(db, "ROLLBACK TO one");
+    hx_sql_run(db, "RELEASE one");
     if (rc == HX_ESTATE) rc = 0; /* no longer running (e.g. canceled): nothing to record */
     if (rc) return rc;
   }

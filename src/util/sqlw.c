@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define READERS 8
 #define MAX_BATCH 512
@@ -23,8 +24,11 @@ struct hx_sqlw {
   sqlite3 *db;
   char *path;
   pthread_t thread;
+  pthread_t ckpt_thread;
+  sqlite3 *ckpt_db;         /* the checkpointer's own connection */
+  int ckpt_started;
   pthread_mutex_t mu;
-  pthread_cond_t cv_work, cv_done;
+  pthread_cond_t cv_work, cv_done, cv_ckpt;
   op *head, *tail;
   int stopping;
   unsigned long commits;
@@ -56,6 +60,14 @@ void hx_sql_done(sqlite3_stmt *st) {
   sqlite3_clear_bindings(st);
 }
 
+int hx_sql_run(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = hx_sql_prep(db, sql, NULL);
+  if (!st) return HX_EDB;
+  int rc = sqlite3_step(st);
+  hx_sql_done(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HX_EDB;
+}
+
 static void close_conn(sqlite3 *db) {
   sqlite3_stmt *st;
   while (db && (st = sqlite3_next_stmt(db, NULL))) sqlite3_finalize(st);
@@ -72,9 +84,14 @@ static int open_conn(const char *path, int readonly, int sync, sqlite3 **out, hx
   }
   sqlite3_busy_timeout(db, 10000);
   /* temp_store=MEMORY: savepoint (statement) journals stay off the disk */
-  const char *pragmas = readonly ? "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                        : sync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
+  /* The writer does not checkpoint itself (wal_autocheckpoint=0): a
+   * checkpointer thread does, so commits never wait for the copy into the
+   * main file. */
+  const char *pragmas = readonly ? "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
+                        : sync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                                 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;"
+                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                                 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;";
   char *msg = NULL;
   if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
     int rc = hx_err_set(err, HX_EIO, "cannot configure %s: %s", path, msg ? msg : "?");
@@ -88,6 +105,7 @@ static int open_conn(const char *path, int readonly, int sync, sqlite3 **out, hx
 
 static void *writer_main(void *p) {
   hx_sqlw *w = p;
+  pthread_setname_np(pthread_self(), "hx-sqlw");
   for (;;) {
     pthread_mutex_lock(&w->mu);
     while (!w->head && !w->stopping) pthread_cond_wait(&w->cv_work, &w->mu);
@@ -105,21 +123,21 @@ static void *writer_main(void *p) {
 
     hx_err cerr = {0};
     int crc = 0;
-    if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (hx_sql_run(w->db, "BEGIN IMMEDIATE"))
       crc = hx_sql_err(w->db, &cerr, "begin");
     for (op *o = batch; o; o = o->next) {
       if (crc) { o->rc = crc; continue; }
-      sqlite3_exec(w->db, "SAVEPOINT op", NULL, NULL, NULL);
+      hx_sql_run(w->db, "SAVEPOINT op");
       hx_err local = {0};
       o->rc = o->fn(w->db, o->arg, o->err ? o->err : &local);
-      if (o->rc) sqlite3_exec(w->db, "ROLLBACK TO op", NULL, NULL, NULL);
-      sqlite3_exec(w->db, "RELEASE op", NULL, NULL, NULL);
+      if (o->rc) hx_sql_run(w->db, "ROLLBACK TO op");
+      hx_sql_run(w->db, "RELEASE op");
       if (o->rc && !o->err && o->rc != HX_ENOENT && o->rc != HX_ESTATE)
         hx_log(HX_LOG_WARN, "db_op_failed", json_pack("{s:s}", "error", local.msg));
     }
-    if (!crc && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (!crc && hx_sql_run(w->db, "COMMIT")) {
       crc = hx_sql_err(w->db, &cerr, "commit");
-      sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+      hx_sql_run(w->db, "ROLLBACK");
     }
     if (crc) hx_log(HX_LOG_ERROR, "db_commit_failed", json_pack("{s:s}", "error", cerr.msg));
 
@@ -149,6 +167,31 @@ static void *writer_main(void *p) {
   return NULL;
 }
 
+/* Copies committed WAL frames into the main file off the commit path. PASSIVE
+ * checkpoints never block the writer; when the WAL has grown past 64 MiB (a
+ * reader pinned old frames under sustained load) a RESTART checkpoint lets it
+ * start over. */
+static void *ckpt_main(void *p) {
+  hx_sqlw *w = p;
+  pthread_setname_np(pthread_self(), "hx-ckpt");
+  for (;;) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&w->mu);
+    if (!w->stopping) pthread_cond_timedwait(&w->cv_ckpt, &w->mu, &until);
+    int stop = w->stopping;
+    pthread_mutex_unlock(&w->mu);
+    int log_frames = 0, done = 0;
+    sqlite3_wal_checkpoint_v2(w->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+    if (log_frames > 16384)  /* 64 MiB of 4 KiB pages */
+      sqlite3_wal_checkpoint_v2(w->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART, &log_frames, &done);
+    if (stop) break;
+  }
+  return NULL;
+}
+
 int hx_sqlw_open(const char *path, const char *schema_sql, int sync, hx_sqlw **out, hx_err *err) {
   hx_sqlw *w = calloc(1, sizeof *w);
   int rc;
@@ -158,6 +201,7 @@ int hx_sqlw_open(const char *path, const char *schema_sql, int sync, hx_sqlw **o
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv_work, NULL);
   pthread_cond_init(&w->cv_done, NULL);
+  pthread_cond_init(&w->cv_ckpt, NULL);
   pthread_mutex_init(&w->rmu, NULL);
   pthread_cond_init(&w->rcv, NULL);
   if ((rc = open_conn(path, 0, sync, &w->db, err))) goto fail;
@@ -170,6 +214,12 @@ int hx_sqlw_open(const char *path, const char *schema_sql, int sync, hx_sqlw **o
   for (int i = 0; i < READERS; i++)
     if ((rc = open_conn(path, 1, sync, &w->readers[i], err))) goto fail;
   w->nreaders_free = READERS;
+  if ((rc = open_conn(path, 0, sync, &w->ckpt_db, err))) goto fail;
+  if (pthread_create(&w->ckpt_thread, NULL, ckpt_main, w)) {
+    rc = hx_err_set(err, HX_ENOMEM, "cannot start checkpoint thread");
+    goto fail;
+  }
+  w->ckpt_started = 1;
   if (pthread_create(&w->thread, NULL, writer_main, w)) {
     rc = hx_err_set(err, HX_ENOMEM, "cannot start writer thread");
     goto fail;
@@ -177,6 +227,14 @@ int hx_sqlw_open(const char *path, const char *schema_sql, int sync, hx_sqlw **o
   *out = w;
   return 0;
 fail:
+  if (w->ckpt_started) {
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv_ckpt);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->ckpt_thread, NULL);
+  }
+  close_conn(w->ckpt_db);
   for (int i = 0; i < READERS; i++) close_conn(w->readers[i]);
   close_conn(w->db);
   free(w->path);
@@ -191,6 +249,11 @@ void hx_sqlw_close(hx_sqlw *w) {
   pthread_cond_broadcast(&w->cv_work);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->thread, NULL);
+  pthread_mutex_lock(&w->mu);
+  pthread_cond_broadcast(&w->cv_ckpt);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->ckpt_thread, NULL);  /* its last pass runs after the final commit */
+  close_conn(w->ckpt_db);
   for (int i = 0; i < READERS; i++) close_conn(w->readers[i]);
   close_conn(w->db);
   free(w->path);

@@ -48,6 +48,8 @@ unsigned long hx_sqlw_commits(hx_sqlw *w);
  * resets it and clears its bindings; the connection finalizes it at close. */
 sqlite3_stmt *hx_sql_prep(sqlite3 *db, const char *sql, hx_err *err);
 void hx_sql_done(sqlite3_stmt *st);   /* accepts NULL */
+/* Run a parameterless statement (SAVEPOINT, RELEASE, ...) through the cache. */
+int hx_sql_run(sqlite3 *db, const char *sql);
 /* Turn the connection's last error into hx_err (HX_EDB). */
 int hx_sql_err(sqlite3 *db, hx_err *err, const char *what);
 

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -70,6 +71,16 @@ static void fill_random(uint8_t *out, size_t n) {
 void hx_uuid_v4(hx_uuid *out) {
   fill_random(out->b, 16);
   out->b[6] = (out->b[6] & 0x0f) | 0x40;
+  out->b[8] = (out->b[8] & 0x3f) | 0x80;
+}
+
+void hx_uuid_v7(hx_uuid *out) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  fill_random(out->b + 6, 10);
+  for (int i = 0; i < 6; i++) out->b[i] = (uint8_t)(ms >> (40 - 8 * i));
+  out->b[6] = (out->b[6] & 0x0f) | 0x70;
   out->b[8] = (out->b[8] & 0x3f) | 0x80;
 }
 

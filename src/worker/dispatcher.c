@@ -32,6 +32,7 @@ static void wait_interval(hx_dispatcher *d, int ms) {
 
 static void *dispatch_main(void *p) {
   hx_dispatcher *d = p;
+  pthread_setname_np(pthread_self(), "hx-dispatch");
   size_t max = (size_t)d->cfg->outbox_batch;
   hx_job_msg *msgs = calloc(max, sizeof *msgs);
   int failures = 0;

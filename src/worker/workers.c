@@ -120,6 +120,7 @@ static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
 
 static void *worker_main(void *p) {
   hx_workers *w = p;
+  pthread_setname_np(pthread_self(), "hx-worker");
   hx_job_msg msgs[BATCH];
   while (!atomic_load(&w->stopping)) {
     size_t n = w->queue->ops->pop(w->queue, msgs, (size_t)w->ctx.cfg->worker_batch, 1000);

@@ -50,6 +50,12 @@ static void test_uuid(void **st) {
   assert_memory_not_equal(a.b, b.b, 16);
   assert_int_equal(a.b[6] >> 4, 4);
   assert_int_equal(a.b[8] >> 6, 2);
+  hx_uuid_v7(&a);
+  hx_uuid_v7(&b);
+  assert_int_equal(a.b[6] >> 4, 7);
+  assert_int_equal(a.b[8] >> 6, 2);
+  assert_true(memcmp(a.b, b.b, 6) <= 0); /* time-ordered prefix */
+  assert_memory_not_equal(a.b, b.b, 16);
 }
 
 static void dump_eq(const char *json_in, int flags, const char *want) {
