@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test unit bench clean deps deps-test
+.PHONY: all build run test unit bench fuzz clean deps deps-test
 
 all: build
 
@@ -30,8 +30,11 @@ test: deps-test $(BUILD)/CMakeCache.txt
 unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit
 
+fuzz: deps-test
+	./tests/fuzz/run.sh $${FUZZ_SECONDS:-300}
+
 bench: build
 	./bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz
