@@ -248,18 +248,30 @@ out:
   hx_sql_done(st);
   hx_sqlw_reader_put(q->w, db);
   if (rc || *n == 0) return rc;
-  mark_arg *m = malloc(sizeof *m);
-  if (m) {
-    *m = (mark_arg){out[0].outbox_id, out[*n - 1].outbox_id, hx_now()};
-    if (hx_sqlw_post(q->w, mark_fn, m, free_arg)) free(m);
-  }
   q->cursor = out[*n - 1].outbox_id;
   return 0;
 }
 
+static int sq_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, int published, const char *error,
+                      hx_err *err) {
+  sq_ledger *q = SQ(l);
+  if (n == 0) return 0;
+  if (!published) {
+    /* not taken: claim them again next time */
+    if (q->cursor >= msgs[0].outbox_id) q->cursor = msgs[0].outbox_id - 1;
+    return 0;
+  }
+  mark_arg *m = malloc(sizeof *m);
+  if (!m) return hx_err_set(err, HX_ENOMEM, "out of memory");
+  *m = (mark_arg){msgs[0].outbox_id, msgs[n - 1].outbox_id, hx_now()};
+  int rc = hx_sqlw_post(q->w, mark_fn, m, free_arg);
+  if (rc) free(m);
+  return rc;
+}
+
 /* ---- start ---- */
 
-typedef struct { const char *const *ids; size_t n; int *started, *attempt; } start_arg;
+typedef struct { const char *const *ids; const int *reclaimed; size_t n; int *started, *attempt; } start_arg;
 
 static int start_fn(sqlite3 *db, void *p, hx_err *err) {
   start_arg *a = p;
@@ -269,17 +281,19 @@ static int start_fn(sqlite3 *db, void *p, hx_err *err) {
     sqlite3_stmt *st = hx_sql_prep(db, "SELECT status, attempt FROM job WHERE id = ?", err);
     if (!st) return HX_EDB;
     sqlite3_bind_text(st, 1, a->ids[i], -1, SQLITE_STATIC);
-    int queued = 0, attempt = 0;
+    int queued = 0, running = 0, attempt = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
       queued = strcmp((const char *)sqlite3_column_text(st, 0), "queued") == 0;
+      running = strcmp((const char *)sqlite3_column_text(st, 0), "running") == 0;
       attempt = sqlite3_column_int(st, 1);
     }
     hx_sql_done(st);
-    if (!queued) continue;
+    if (!queued && !(running && a->reclaimed && a->reclaimed[i])) continue;
     int rc = exec_bind(db, err,
         "UPDATE job SET status='running', attempt=attempt+1, started_at=COALESCE(started_at, ?), updated_at=?,"
         " stage='initializing', progress=0, next_run_at=NULL WHERE id = ?", "dds", now, now, a->ids[i]);
-    if (!rc) rc = add_event(db, a->ids[i], now, "queued", "running", step_detail("initializing", 0), err);
+    if (!rc) rc = add_event(db, a->ids[i], now, queued ? "queued" : "running", "running",
+                            step_detail("initializing", 0), err);
     if (rc) return rc;
     a->started[i] = 1;
     if (a->attempt) a->attempt[i] = attempt + 1;
@@ -287,8 +301,9 @@ static int start_fn(sqlite3 *db, void *p, hx_err *err) {
   return 0;
 }
 
-static int sq_start(hx_ledger *l, const char *const *ids, size_t n, int *started, int *attempt, hx_err *err) {
-  start_arg a = {ids, n, started, attempt};
+static int sq_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
+                    hx_err *err) {
+  start_arg a = {ids, reclaimed, n, started, attempt};
   return hx_sqlw_run(SQ(l)->w, start_fn, &a, err);
 }
 
@@ -428,7 +443,7 @@ static void sq_close(hx_ledger *l) {
 }
 
 static const hx_ledger_ops sqlite_ops = {
-    .close = sq_close, .create = sq_create, .get = sq_get, .claim = sq_claim, .start = sq_start,
+    .close = sq_close, .create = sq_create, .get = sq_get, .claim = sq_claim, .claimed = sq_claimed, .start = sq_start,
     .progress = sq_progress, .finish = sq_finish, .recover = sq_recover, .stats = sq_stats,
 };
 

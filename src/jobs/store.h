@@ -52,6 +52,8 @@ void hx_job_view_release(hx_job_view *v);
 /* A message for a worker: what the outbox row carries. */
 typedef struct hx_job_msg {
   long long outbox_id;
+  char qid[48];             /* the queue's own id of this delivery (for ack), "" in-process */
+  int reclaimed;            /* delivered again because its previous consumer died */
   char job_id[HX_UUID_STRLEN + 1];
   char task_name[101];
   json_t *payload;          /* owned */
@@ -79,17 +81,26 @@ typedef struct hx_ledger_ops {
   void (*close)(hx_ledger *l);
   int (*create)(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err);
   int (*get)(hx_ledger *l, const char *job_id, hx_job_view *out, hx_err *err);  /* HX_ENOENT */
-  /* Up to max unsent outbox rows, oldest first; they are marked sent. Called by
-   * one dispatcher thread per ledger handle. */
+  /* Up to max unsent outbox rows, oldest first, reserved for the caller until it
+   * calls claimed(): published = 1 marks them sent, 0 releases them (counting a
+   * publish failure with `error`). Rows are marked sent only after the queue took
+   * them, so a crash in between re-publishes (at-least-once) instead of losing.
+   * One dispatcher thread per ledger handle. */
   int (*claim)(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err);
-  /* For each job: if queued, mark running (attempt+1) with an "initializing"/0 event.
-   * started[i] = 1 when it may run, 0 when it is terminal/unknown (skip it). */
-  int (*start)(hx_ledger *l, const char *const *job_ids, size_t n, int *started, int *attempt, hx_err *err);
+  int (*claimed)(hx_ledger *l, const hx_job_msg *msgs, size_t n, int published, const char *error, hx_err *err);
+  /* For each job: if queued — or running and reclaimed[i] (its previous worker
+   * died; reclaimed may be NULL) — mark running (attempt+1) with an
+   * "initializing"/0 event. started[i] = 1 when it may run, 0 when it is
+   * terminal, unknown or running elsewhere (skip it). */
+  int (*start)(hx_ledger *l, const char *const *job_ids, const int *reclaimed, size_t n, int *started, int *attempt,
+               hx_err *err);
   /* Record intermediate progress (best-effort, not waited for). */
   int (*progress)(hx_ledger *l, const char *job_id, const char *stage, int progress);
   int (*finish)(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err);
-  /* After a crash: running jobs go back to queued and unfinished jobs' outbox rows are
-   * made unsent again so the dispatcher re-delivers them. Returns how many. */
+  /* At start of a single-process deployment (embedded): running jobs go back to
+   * queued and unfinished jobs' outbox rows are made unsent again so the
+   * dispatcher re-delivers them. Backends shared by many processes recover
+   * through the queue's reclaim instead and do nothing here. */
   int (*recover)(hx_ledger *l, size_t *n, hx_err *err);
   /* Counts by status (for /readyz and tests): unsent outbox rows, jobs not terminal. */
   int (*stats)(hx_ledger *l, long long *outbox_unsent, long long *jobs_open, hx_err *err);

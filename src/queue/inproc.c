@@ -74,10 +74,17 @@ static hx_job_msg heap_pop(inproc *q) {
   return top;
 }
 
-static int iq_push(hx_queue *qq, hx_job_msg *m) {
+static int iq_push(hx_queue *qq, const hx_job_msg *src, hx_err *err) {
   inproc *q = IQ(qq);
+  hx_job_msg copy = *src;
+  hx_job_msg *m = &copy;
+  json_incref(m->payload);
   pthread_mutex_lock(&q->mu);
   int rc = m->not_before > hx_now() ? heap_push(q, m) : ring_push(q, m);
+  if (rc) {
+    json_decref(m->payload);
+    hx_err_set(err, rc, "in-process queue: out of memory");
+  }
   pthread_cond_broadcast(&q->cv);
   pthread_mutex_unlock(&q->mu);
   return rc;
@@ -151,7 +158,14 @@ static void iq_close(hx_queue *qq) {
   free(q);
 }
 
-static const hx_queue_ops inproc_ops = {iq_close, iq_push, iq_pop, iq_shutdown, iq_depth};
+/* In-process deliveries need no ack: the ledger is the record, and recovery at
+ * start re-delivers whatever did not finish. */
+static void iq_ack(hx_queue *q, const hx_job_msg *msgs, size_t n) {}
+static void iq_dead(hx_queue *q, const hx_job_msg *m, const char *error) {}
+
+static const hx_queue_ops inproc_ops = {
+    .close = iq_close, .push = iq_push, .pop = iq_pop, .ack = iq_ack, .dead = iq_dead,
+    .shutdown = iq_shutdown, .depth = iq_depth};
 
 int hx_queue_open_inproc(hx_queue **out, hx_err *err) {
   inproc *q = calloc(1, sizeof *q);

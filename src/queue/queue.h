@@ -17,11 +17,15 @@ typedef struct hx_queue hx_queue;
 
 typedef struct hx_queue_ops {
   void (*close)(hx_queue *q);
-  /* Takes ownership of m->payload. */
-  int (*push)(hx_queue *q, hx_job_msg *m);
+  /* Publish m; the queue keeps its own copy (m stays the caller's). 0 or HX_E*. */
+  int (*push)(hx_queue *q, const hx_job_msg *m, hx_err *err);
   /* Up to max ready messages (ownership to the caller); waits up to timeout_ms
    * for the first. 0 messages on timeout or after shutdown. */
   size_t (*pop)(hx_queue *q, hx_job_msg *out, size_t max, int timeout_ms);
+  /* The effects of these deliveries are committed: forget them. */
+  void (*ack)(hx_queue *q, const hx_job_msg *msgs, size_t n);
+  /* After the last attempt: keep the message where operators can see it. */
+  void (*dead)(hx_queue *q, const hx_job_msg *m, const char *error);
   /* Wake all poppers and make pop return 0 from now on. */
   void (*shutdown)(hx_queue *q);
   size_t (*depth)(hx_queue *q);  /* ready + delayed */

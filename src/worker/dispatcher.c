@@ -50,15 +50,25 @@ static void *dispatch_main(void *p) {
       wait_interval(d, backoff > 30000 ? 30000 : backoff);
       continue;
     }
-    failures = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (d->queue->ops->push(d->queue, &msgs[i])) {
-        /* the row is marked sent but the queue refused it (memory): recovery re-sends at restart */
-        hx_log(HX_LOG_ERROR, "queue_push_failed", json_pack("{s:s}", "job_id", msgs[i].job_id));
-        hx_job_msg_release(&msgs[i]);
-      }
+    /* publish in order; stop at the first refusal and hand the rest back */
+    size_t sent = 0;
+    hx_err perr = {0};
+    while (sent < n && d->queue->ops->push(d->queue, &msgs[sent], &perr) == 0) sent++;
+    d->ledger->ops->claimed(d->ledger, msgs, sent, 1, NULL, &err);
+    if (sent < n) {
+      d->ledger->ops->claimed(d->ledger, msgs + sent, n - sent, 0, perr.msg, &err);
+      failures++;
+      hx_log(HX_LOG_ERROR, "queue_publish_failed", json_pack("{s:s,s:i}", "error", perr.msg, "failures", failures));
+    } else {
+      failures = 0;
     }
-    if (n < max) wait_interval(d, d->cfg->outbox_interval_ms);
+    for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
+    if (failures) {
+      int backoff = d->cfg->outbox_interval_ms << (failures < 6 ? failures : 6);
+      wait_interval(d, backoff > 30000 ? 30000 : backoff);
+    } else if (n < max) {
+      wait_interval(d, d->cfg->outbox_interval_ms);
+    }
   }
   free(msgs);
   return NULL;

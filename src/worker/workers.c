@@ -58,28 +58,43 @@ static void record(hx_workers *w, hx_run *runs, size_t n) {
       if (oc[i].retry) {
         hx_job_msg again = *r->msg;
         again.not_before = oc[i].not_before;
-        r->msg->payload = NULL; /* moved */
-        if (w->queue->ops->push(w->queue, &again)) hx_job_msg_release(&again);
+        again.reclaimed = 0;
+        hx_err perr = {0};
+        if (w->queue->ops->push(w->queue, &again, &perr))
+          hx_log(HX_LOG_ERROR, "retry_publish_failed", json_pack("{s:s,s:s}", "job_id", r->msg->job_id, "error", perr.msg));
+      } else if (!r->ok) {
+        w->queue->ops->dead(w->queue, r->msg, r->error);
       }
     }
+    /* effects and outcome are committed: the deliveries can go */
+    for (size_t i = 0; i < n; i++) w->queue->ops->ack(w->queue, runs[i].msg, 1);
   }
   free(oc);
 }
 
 static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
   const char *ids[BATCH];
-  int started[BATCH], attempt[BATCH];
-  for (size_t i = 0; i < n; i++) ids[i] = msgs[i].job_id;
+  int started[BATCH], attempt[BATCH], reclaimed[BATCH];
+  for (size_t i = 0; i < n; i++) {
+    ids[i] = msgs[i].job_id;
+    reclaimed[i] = msgs[i].reclaimed;
+  }
   hx_err err = {0};
-  if (w->ctx.ledger->ops->start(w->ctx.ledger, ids, n, started, attempt, &err)) {
-    /* could not mark them running: hand them back after a pause */
+  if (w->ctx.ledger->ops->start(w->ctx.ledger, ids, reclaimed, n, started, attempt, &err)) {
+    /* could not mark them running: hand them back after a pause (not acked:
+     * a queue with reclaim would also re-deliver them) */
     hx_log(HX_LOG_ERROR, "job_start_failed", json_pack("{s:s}", "error", err.msg));
     for (size_t i = 0; i < n; i++) {
       msgs[i].not_before = hx_now() + 1.0;
-      if (w->queue->ops->push(w->queue, &msgs[i])) hx_job_msg_release(&msgs[i]);
+      hx_err perr = {0};
+      if (w->queue->ops->push(w->queue, &msgs[i], &perr) == 0) w->queue->ops->ack(w->queue, &msgs[i], 1);
+      hx_job_msg_release(&msgs[i]);
     }
     return;
   }
+  /* terminal, unknown or running elsewhere: nothing to do for these deliveries */
+  for (size_t i = 0; i < n; i++)
+    if (!started[i]) w->queue->ops->ack(w->queue, &msgs[i], 1);
   hx_run runs[BATCH];
   size_t nr = 0;
   for (size_t i = 0; i < n; i++) {

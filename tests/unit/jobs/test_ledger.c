@@ -108,16 +108,29 @@ static void test_lifecycle(void **st) {
   size_t n2;
   hx_job_msg more[10];
   assert_int_equal(l->ops->claim(l, more, 10, &n2, &err), 0);
-  assert_int_equal(n2, 0); /* the cursor: nothing is claimed twice */
-  for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
+  assert_int_equal(n2, 0); /* reserved rows are not claimed twice */
+  /* a publish failure hands them back */
+  assert_int_equal(l->ops->claimed(l, msgs, n, 0, "queue down", &err), 0);
+  assert_int_equal(l->ops->claim(l, more, 10, &n2, &err), 0);
+  assert_int_equal(n2, n);
+  assert_int_equal(l->ops->claimed(l, more, n2, 1, NULL, &err), 0);
+  for (size_t i = 0; i < n; i++) {
+    hx_job_msg_release(&msgs[i]);
+    hx_job_msg_release(&more[i]);
+  }
 
   const char *ids[2] = {a, b};
   int started[2], attempt[2];
-  assert_int_equal(l->ops->start(l, ids, 2, started, attempt, &err), 0);
+  assert_int_equal(l->ops->start(l, ids, NULL, 2, started, attempt, &err), 0);
   assert_int_equal(started[0], 1);
   assert_int_equal(attempt[0], 1);
-  assert_int_equal(l->ops->start(l, ids, 2, started, attempt, &err), 0);
+  assert_int_equal(l->ops->start(l, ids, NULL, 2, started, attempt, &err), 0);
   assert_int_equal(started[0], 0); /* already running: a duplicate delivery is skipped */
+  int reclaimed[2] = {0, 1};
+  assert_int_equal(l->ops->start(l, ids, reclaimed, 2, started, attempt, &err), 0);
+  assert_int_equal(started[0], 0);
+  assert_int_equal(started[1], 1); /* ... unless its consumer died and it was reclaimed */
+  assert_int_equal(attempt[1], 2);
 
   hx_job_step steps[1] = {{"working", 50, hx_now()}};
   json_t *res = json_pack("{s:i}", "x", 1);
@@ -140,8 +153,8 @@ static void test_lifecycle(void **st) {
   hx_job_view_release(&v);
 
   /* b runs again and fails for good */
-  assert_int_equal(l->ops->start(l, &ids[1], 1, started, attempt, &err), 0);
-  assert_int_equal(attempt[0], 2);
+  assert_int_equal(l->ops->start(l, &ids[1], NULL, 1, started, attempt, &err), 0);
+  assert_int_equal(attempt[0], 3);
   hx_job_outcome fail = {.job_id = b, .ok = 0, .error = "boom again", .retry = 0};
   assert_int_equal(l->ops->finish(l, &fail, 1, &err), 0);
   assert_int_equal(l->ops->get(l, b, &v, &err), 0);
@@ -176,10 +189,11 @@ static void test_recover(void **st) {
   size_t n;
   hx_err err = {0};
   assert_int_equal(l->ops->claim(l, msgs, 10, &n, &err), 0);
-  for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
   const char *ids[1] = {c};
   int started[1], attempt[1];
-  assert_int_equal(l->ops->start(l, ids, 1, started, attempt, &err), 0);
+  assert_int_equal(l->ops->claimed(l, msgs, n, 1, NULL, &err), 0);
+  for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
+  assert_int_equal(l->ops->start(l, ids, NULL, 1, started, attempt, &err), 0);
   hx_ledger_close(l);   /* "crash" while c is running */
 
   l = open_ledger();

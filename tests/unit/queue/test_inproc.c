@@ -25,9 +25,12 @@ static void test_fifo_and_delay(void **st) {
   assert_int_equal(hx_queue_open_inproc(&q, &err), 0);
   double now = hx_now();
   hx_job_msg m;
-  m = msg("late", now + 0.3); q->ops->push(q, &m);
-  m = msg("a", 0); q->ops->push(q, &m);
-  m = msg("b", 0); q->ops->push(q, &m);
+  const char *names[3] = {"late", "a", "b"};
+  for (int i = 0; i < 3; i++) {
+    m = msg(names[i], i == 0 ? now + 0.3 : 0);
+    assert_int_equal(q->ops->push(q, &m, &err), 0);
+    hx_job_msg_release(&m); /* the queue keeps its own reference */
+  }
   assert_int_equal(q->ops->depth(q), 3);
   hx_job_msg out[8];
   size_t n = q->ops->pop(q, out, 8, 1000);
