@@ -2,6 +2,7 @@
  * main.c - the heimdex command line.
  *
  *   heimdex serve [--listen HOST:PORT] [--data DIR] [--no-worker] [--no-dispatch]
+ *   heimdex worker [--data DIR]
  *   heimdex token --org ORG --user USER [--role R] [--minutes N]
  *   heimdex migrate [--data DIR]
  *   heimdex version
@@ -27,9 +28,11 @@ static const char USAGE[] =
     "            --data DIR          (HEIMDEX_DATA_DIR, default ./data)\n"
     "            --no-worker         run no worker threads\n"
     "            --no-dispatch       run no outbox dispatcher\n"
+    "  worker    run worker threads only (scale-out with DATABASE_URL + REDIS_URL)\n"
+    "            --data DIR\n"
     "  token     print a dev HS256 token (needs DEV_JWT_SECRET)\n"
     "            --org ORG --user USER [--role R] [--minutes N (default 60)]\n"
-    "  migrate   create or upgrade the data directory's schemas and exit\n"
+    "  migrate   create or upgrade the schemas (data directory, PostgreSQL) and exit\n"
     "            --data DIR\n"
     "  version   print the version\n"
     "\n"
@@ -67,25 +70,33 @@ static int open_stores(hx_app *app, hx_err *err) {
   if (mkdir(app->cfg.data_dir, 0700) != 0 && errno != EEXIST)
     return hx_err_set(err, HX_EIO, "cannot create data dir %s: %s", app->cfg.data_dir, strerror(errno));
   char path[600];
-  snprintf(path, sizeof path, "%s/ledger.db", app->cfg.data_dir);
-  int rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
+  int rc;
+  if (app->cfg.use_pg) {
+    rc = hx_ledger_open_pg(app->cfg.database_url, &app->ledger, err);
+  } else {
+    snprintf(path, sizeof path, "%s/ledger.db", app->cfg.data_dir);
+    rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
+  }
   if (rc) return rc;
   snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
-  return hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err);
+  if ((rc = hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err))) return rc;
+  if (app->cfg.redis_url[0]) return hx_queue_open_redis(app->cfg.redis_url, app->cfg.queue_visibility_ms, &app->queue, err);
+  return hx_queue_open_inproc(&app->queue, err);
 }
 
 static void close_stores(hx_app *app) {
+  if (app->queue) app->queue->ops->close(app->queue);
   if (app->vs) app->vs->ops->close(app->vs);
   hx_ledger_close(app->ledger);
 }
 
-static int cmd_serve(int argc, char **argv) {
-  int no_worker = 0, no_dispatch = 0, rc = 1;
-  if (parse_common(argc, argv, &no_worker, &no_dispatch)) return 2;
+/* serve (http + dispatcher + workers, each optional) and worker (workers only) */
+static int run(int http_on, int dispatch_on, int workers_on, const char *service) {
+  int rc = 1;
   hx_app app = {0};
   hx_err err = {0};
   if (hx_config_load(&app.cfg, &err)) return die_config(&err);
-  hx_log_setup("api", app.cfg.env, app.cfg.log_level);
+  hx_log_setup(service, app.cfg.env, app.cfg.log_level);
   app.auth = (hx_auth_cfg){app.cfg.dev_jwt_secret, app.cfg.auth_issuer, app.cfg.auth_audience};
   app.started_at = hx_now();
 
@@ -99,20 +110,29 @@ static int cmd_serve(int argc, char **argv) {
 
   hx_workers *workers = NULL;
   hx_http *http = NULL;
-  if (open_stores(&app, &err) || hx_queue_open_inproc(&app.queue, &err)) goto fail;
+  if (open_stores(&app, &err)) goto fail;
   size_t recovered = 0;
-  if (app.ledger->ops->recover(app.ledger, &recovered, &err)) goto fail;
+  /* only a process that owns the whole embedded pipeline may recover it */
+  if (dispatch_on && workers_on && app.ledger->ops->recover(app.ledger, &recovered, &err)) goto fail;
   if (recovered) hx_log(HX_LOG_INFO, "jobs_recovered", json_pack("{s:I}", "count", (json_int_t)recovered));
-  if (!no_dispatch && hx_dispatcher_start(&app.cfg, app.ledger, app.queue, &app.disp, &err)) goto fail;
-  if (!no_worker && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.cfg.workers, &workers, &err))
+  if (!app.cfg.redis_url[0] && (dispatch_on != workers_on)) {
+    hx_err_set(&err, HX_ECONFIG, "the in-process queue needs the dispatcher and workers in one process:"
+                                 " set REDIS_URL to split them");
     goto fail;
-  hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
-                     hx_api_routes, &app};
-  if (hx_http_start(&ho, &http, &err)) goto fail;
+  }
+  if (dispatch_on && hx_dispatcher_start(&app.cfg, app.ledger, app.queue, &app.disp, &err)) goto fail;
+  if (workers_on && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.cfg.workers, &workers, &err))
+    goto fail;
+  if (http_on) {
+    hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
+                       hx_api_routes, &app};
+    if (hx_http_start(&ho, &http, &err)) goto fail;
+  }
   hx_log(HX_LOG_INFO, "server_started",
-         json_pack("{s:s,s:i,s:s,s:i,s:b,s:b}", "host", app.cfg.listen_host, "port", hx_http_port(http), "data_dir",
-                   app.cfg.data_dir, "workers", no_worker ? 0 : app.cfg.workers, "dispatcher", !no_dispatch,
-                   "durable_commits", app.cfg.sync_commit));
+         json_pack("{s:s,s:i,s:s,s:i,s:b,s:b,s:s,s:s}", "host", http_on ? app.cfg.listen_host : "",
+                   "port", http ? hx_http_port(http) : 0, "data_dir", app.cfg.data_dir, "workers",
+                   workers_on ? app.cfg.workers : 0, "dispatcher", dispatch_on, "durable_commits", app.cfg.sync_commit,
+                   "ledger", app.cfg.use_pg ? "postgresql" : "sqlite", "queue", app.cfg.redis_url[0] ? "redis" : "inproc"));
 
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -124,15 +144,26 @@ fail:
   hx_log(HX_LOG_ERROR, "startup_failed", json_pack("{s:s}", "error", err.msg));
 out:
   /* stop taking requests, let in-flight ones finish, then stop the pipeline;
-   * jobs cut short stay 'running' and are recovered at the next start */
+   * jobs cut short stay 'running' and are recovered at the next start (embedded)
+   * or reclaimed from the queue by another worker (Redis) */
   hx_http_quiesce(http);
   hx_http_stop(http);
   hx_dispatcher_stop(app.disp);
   hx_workers_stop(workers);
-  if (app.queue) app.queue->ops->close(app.queue);
   close_stores(&app);
   if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);
   return rc;
+}
+
+static int cmd_serve(int argc, char **argv) {
+  int no_worker = 0, no_dispatch = 0;
+  if (parse_common(argc, argv, &no_worker, &no_dispatch)) return 2;
+  return run(1, !no_dispatch, !no_worker, "api");
+}
+
+static int cmd_worker(int argc, char **argv) {
+  if (parse_common(argc, argv, NULL, NULL)) return 2;
+  return run(0, 0, 1, "worker");
 }
 
 static int cmd_token(int argc, char **argv) {
@@ -182,7 +213,13 @@ static int cmd_migrate(int argc, char **argv) {
   hx_err err = {0};
   if (hx_config_load(&app.cfg, &err)) return die_config(&err);
   hx_log_setup("migrate", app.cfg.env, app.cfg.log_level);
-  int rc = open_stores(&app, &err);
+  int applied = 0, rc = 0;
+  if (app.cfg.use_pg) {
+    rc = hx_ledger_migrate_pg(app.cfg.database_url, &applied, &err);
+    if (!rc) hx_log(HX_LOG_INFO, "pg_migrated", json_pack("{s:i}", "applied", applied));
+    app.cfg.redis_url[0] = '\0'; /* migrate touches no queue */
+  }
+  if (!rc) rc = open_stores(&app, &err);
   close_stores(&app);
   if (rc) {
     fprintf(stderr, "heimdex migrate: %s\n", err.msg);
@@ -203,6 +240,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
   if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
   if (!strcmp(cmd, "migrate")) return cmd_migrate(argc - 1, argv + 1);
   fprintf(stderr, "heimdex: unknown command '%s'\n\n%s", cmd, USAGE);

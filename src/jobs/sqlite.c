@@ -252,18 +252,15 @@ out:
   return 0;
 }
 
-static int sq_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, int published, const char *error,
+static int sq_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, size_t published, const char *error,
                       hx_err *err) {
   sq_ledger *q = SQ(l);
-  if (n == 0) return 0;
-  if (!published) {
-    /* not taken: claim them again next time */
-    if (q->cursor >= msgs[0].outbox_id) q->cursor = msgs[0].outbox_id - 1;
-    return 0;
-  }
+  if (published < n && q->cursor >= msgs[published].outbox_id)
+    q->cursor = msgs[published].outbox_id - 1;   /* not taken: claim them again next time */
+  if (published == 0) return 0;
   mark_arg *m = malloc(sizeof *m);
   if (!m) return hx_err_set(err, HX_ENOMEM, "out of memory");
-  *m = (mark_arg){msgs[0].outbox_id, msgs[n - 1].outbox_id, hx_now()};
+  *m = (mark_arg){msgs[0].outbox_id, msgs[published - 1].outbox_id, hx_now()};
   int rc = hx_sqlw_post(q->w, mark_fn, m, free_arg);
   if (rc) free(m);
   return rc;

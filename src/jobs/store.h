@@ -82,12 +82,13 @@ typedef struct hx_ledger_ops {
   int (*create)(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err);
   int (*get)(hx_ledger *l, const char *job_id, hx_job_view *out, hx_err *err);  /* HX_ENOENT */
   /* Up to max unsent outbox rows, oldest first, reserved for the caller until it
-   * calls claimed(): published = 1 marks them sent, 0 releases them (counting a
-   * publish failure with `error`). Rows are marked sent only after the queue took
-   * them, so a crash in between re-publishes (at-least-once) instead of losing.
-   * One dispatcher thread per ledger handle. */
+   * calls claimed() with the same rows: the first `published` of them are marked
+   * sent, the rest are released (their publish failure counted with `error`).
+   * Rows are marked sent only after the queue took them, so a crash in between
+   * re-publishes (at-least-once) instead of losing. One dispatcher thread per
+   * ledger handle. */
   int (*claim)(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err);
-  int (*claimed)(hx_ledger *l, const hx_job_msg *msgs, size_t n, int published, const char *error, hx_err *err);
+  int (*claimed)(hx_ledger *l, const hx_job_msg *msgs, size_t n, size_t published, const char *error, hx_err *err);
   /* For each job: if queued — or running and reclaimed[i] (its previous worker
    * died; reclaimed may be NULL) — mark running (attempt+1) with an
    * "initializing"/0 event. started[i] = 1 when it may run, 0 when it is
@@ -110,6 +111,11 @@ struct hx_ledger { const hx_ledger_ops *ops; };
 
 /* Backends. */
 int hx_ledger_open_sqlite(const char *path, int sync, hx_ledger **out, hx_err *err);
+/* conninfo: a libpq connection string or URL (DATABASE_URL); "" uses the PG*
+ * environment variables. Fails with HX_ECONFIG when the schema is not migrated. */
+int hx_ledger_open_pg(const char *conninfo, hx_ledger **out, hx_err *err);
+/* Apply pending migrations (idempotent, serialised by an advisory lock). */
+int hx_ledger_migrate_pg(const char *conninfo, int *applied, hx_err *err);
 
 static inline void hx_ledger_close(hx_ledger *l) { if (l) l->ops->close(l); }
 

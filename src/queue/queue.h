@@ -34,5 +34,8 @@ typedef struct hx_queue_ops {
 struct hx_queue { const hx_queue_ops *ops; };
 
 int hx_queue_open_inproc(hx_queue **out, hx_err *err);
+/* url: redis://[:password@]host[:port][/db]. visibility_ms: a delivery not
+ * acked for this long is taken over by another consumer (its worker died). */
+int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_err *err);
 
 #endif

@@ -117,6 +117,19 @@ int hx_config_load(hx_config *c, hx_err *err) {
   }
   if ((rc = get_bool("HEIMDEX_SYNC", 1, &c->sync_commit, err))) return rc;
 
+  if ((rc = get_str("DATABASE_URL", "", c->database_url, sizeof c->database_url, err))) return rc;
+  const char *pghost = getenv("PGHOST");
+  c->use_pg = c->database_url[0] || (pghost && *pghost);
+  if ((rc = get_str("REDIS_URL", "", c->redis_url, sizeof c->redis_url, err))) return rc;
+  if (c->redis_url[0] && strncmp(c->redis_url, "redis://", 8) != 0)
+    return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s must start with redis://", c->redis_url);
+  long vis;
+  if ((rc = get_int("HEIMDEX_QUEUE_VISIBILITY_MS", 300000, 100, 86400000, &vis, err))) return rc;
+  c->queue_visibility_ms = vis;
+  if (c->redis_url[0] && !c->use_pg)
+    return hx_err_set(err, HX_ECONFIG, "REDIS_URL needs the PostgreSQL ledger (DATABASE_URL or PGHOST): the embedded"
+                                       " ledger serves one process");
+
   char lvl[16];
   if ((rc = get_str("HEIMDEX_LOG_LEVEL", "info", lvl, sizeof lvl, err))) return rc;
   if (!strcasecmp(lvl, "debug")) c->log_level = HX_LOG_DEBUG;

@@ -35,6 +35,10 @@ typedef struct hx_config {
   int mock_stage_ms[3];       /* HEIMDEX_MOCK_STAGE_MS "2000,3000,1000": process_mock stages */
   int sync_commit;            /* HEIMDEX_SYNC: 1 = fsync every commit (default), 0 = OS decides */
   int log_level;              /* HEIMDEX_LOG_LEVEL debug|info|warn|error */
+  char database_url[1024];    /* DATABASE_URL: PostgreSQL ledger ("" and no PGHOST: SQLite in the data dir) */
+  int use_pg;                 /* DATABASE_URL or PGHOST set */
+  char redis_url[512];        /* REDIS_URL: Redis Streams queue ("" = in-process) */
+  long queue_visibility_ms;   /* HEIMDEX_QUEUE_VISIBILITY_MS (300000): unacked deliveries are reclaimed after */
 } hx_config;
 
 int hx_config_load(hx_config *c, hx_err *err);

@@ -54,9 +54,9 @@ static void *dispatch_main(void *p) {
     size_t sent = 0;
     hx_err perr = {0};
     while (sent < n && d->queue->ops->push(d->queue, &msgs[sent], &perr) == 0) sent++;
-    d->ledger->ops->claimed(d->ledger, msgs, sent, 1, NULL, &err);
+    if (d->ledger->ops->claimed(d->ledger, msgs, n, sent, perr.msg, &err))
+      hx_log(HX_LOG_ERROR, "outbox_mark_failed", json_pack("{s:s}", "error", err.msg)); /* re-published later */
     if (sent < n) {
-      d->ledger->ops->claimed(d->ledger, msgs + sent, n - sent, 0, perr.msg, &err);
       failures++;
       hx_log(HX_LOG_ERROR, "queue_publish_failed", json_pack("{s:s,s:i}", "error", perr.msg, "failures", failures));
     } else {

@@ -66,27 +66,42 @@ class Server:
             "HEIMDEX_ENV": "local", "DEV_JWT_SECRET": SECRET,
             "HEIMDEX_LISTEN": f"127.0.0.1:{self.port}", "HEIMDEX_DATA_DIR": self.data,
             "HEIMDEX_MOCK_STAGE_MS": "20,20,20", "OUTBOX_DISPATCH_INTERVAL_MS": "50",
-            "HEIMDEX_RETRY_MIN_MS": "20", "HEIMDEX_RETRY_MAX_MS": "200", "HEIMDEX_LOG_LEVEL": "warn",
+            "HEIMDEX_RETRY_MIN_MS": "20", "HEIMDEX_RETRY_MAX_MS": "200", "HEIMDEX_LOG_LEVEL": "info",
         })
         self.env.update(env or {})
         self.proc = None
         self.base = f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        return self.start_cmd(["serve"])
+
+    def start_cmd(self, argv):
         self.log = open(os.path.join(self.tmp, "server.log"), "ab")
-        self.proc = subprocess.Popen([self.binary, "serve"], env=self.env, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen([self.binary] + argv, env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                st, _ = self.req("GET", "/healthz")
-                if st == 200:
+                raise RuntimeError(f"{argv[0]} exited with {self.proc.returncode}: {self.tail()}")
+            if argv[0] == "worker":
+                if b"server_started" in open(os.path.join(self.tmp, "server.log"), "rb").read():
                     return self
-            except OSError:
-                pass
+            else:
+                try:
+                    st, _ = self.req("GET", "/healthz")
+                    if st == 200:
+                        return self
+                except OSError:
+                    pass
             time.sleep(0.05)
-        raise RuntimeError("server did not start: " + self.tail())
+        raise RuntimeError(f"{argv[0]} did not start: " + self.tail())
+
+    def sql(self, query, params=()):
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data, "ledger.db"))
+        try:
+            return db.execute(query, params).fetchall()
+        finally:
+            db.close()
 
     def tail(self):
         try:
@@ -175,3 +190,151 @@ class Runner:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
+
+
+# ---- production topology: private PostgreSQL and Redis on loopback ----
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _as_postgres(cmd, **kw):
+    """Run a PostgreSQL server binary as the postgres user (initdb refuses root)."""
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+class PgServer:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hx-pg-")
+        os.chmod(self.dir, 0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        _as_postgres([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/heimdex"
+
+    def start(self):
+        _as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
+                      f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on", "start"])
+        return self
+
+    def createdb(self):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q", "-c",
+                        "CREATE DATABASE heimdex"], check=True, stdout=subprocess.DEVNULL)
+        return self
+
+    def stop(self, mode="fast"):
+        try:
+            _as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"])
+        except subprocess.CalledProcessError:
+            pass
+
+    def cleanup(self):
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sql(self, query, params=()):
+        for p in params:
+            query = query.replace("?", "'" + str(p).replace("'", "''") + "'", 1)
+        out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "heimdex",
+                              "-At", "-F", "|", "-c", query], check=True, capture_output=True, text=True).stdout
+        rows = []
+        for line in out.splitlines():
+            vals = []
+            for v in line.split("|"):
+                if v == "":
+                    vals.append(None)
+                elif v in ("t", "f"):
+                    vals.append(1 if v == "t" else 0)
+                elif v.lstrip("-").isdigit():
+                    vals.append(int(v))
+                else:
+                    vals.append(v)
+            rows.append(tuple(vals))
+        return rows
+
+
+class RedisServer:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hx-redis-")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                                      "--save", "", "--appendonly", "yes", "--daemonize", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Cluster:
+    """The production topology on one machine: PostgreSQL ledger, Redis queue,
+    `apis` API processes (`serve --no-worker`, each with its dispatcher) and
+    `workers` `heimdex worker` processes. Requests alternate between the APIs.
+    Offers the same methods the tests use on Server."""
+
+    def __init__(self, binary, apis=2, workers=2, env=None):
+        self.pg = PgServer().start().createdb()
+        self.redis = RedisServer().start()
+        self.tmp = tempfile.mkdtemp(prefix="hx-cluster-")
+        self.data = os.path.join(self.tmp, "data")
+        common = {"DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url, "HEIMDEX_QUEUE_VISIBILITY_MS": "3000"}
+        common.update(env or {})
+        subprocess.run([binary, "migrate"], env={**os.environ, "DEV_JWT_SECRET": SECRET, "HEIMDEX_DATA_DIR": self.data,
+                                                 **common}, check=True, stdout=subprocess.DEVNULL)
+        self.apis = [Server(binary, env=common, data_dir=self.data) for _ in range(apis)]
+        self.workers = [Server(binary, env=common, data_dir=self.data) for _ in range(workers)]
+        self._rr = 0
+
+    def start(self):
+        for w in self.workers:
+            w.start_cmd(["worker"])
+        for a in self.apis:
+            a.start_cmd(["serve", "--no-worker"])
+        return self
+
+    @property
+    def port(self):
+        return self.apis[0].port
+
+    def req(self, *a, **kw):
+        self._rr += 1
+        return self.apis[self._rr % len(self.apis)].req(*a, **kw)
+
+    def wait_job(self, *a, **kw):
+        return Server.wait_job(self, *a, **kw)
+
+    def sql(self, query, params=()):
+        return self.pg.sql(query, params)
+
+    def stop(self):
+        rcs = [p.stop() for p in self.apis + self.workers]
+        return max(rc or 0 for rc in rcs)
+
+    def cleanup(self):
+        try:
+            for p in self.apis + self.workers:
+                p.cleanup()
+        finally:
+            self.redis.cleanup()
+            self.pg.cleanup()
+            shutil.rmtree(self.tmp, ignore_errors=True)

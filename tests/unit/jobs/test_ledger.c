@@ -113,7 +113,7 @@ static void test_lifecycle(void **st) {
   assert_int_equal(l->ops->claimed(l, msgs, n, 0, "queue down", &err), 0);
   assert_int_equal(l->ops->claim(l, more, 10, &n2, &err), 0);
   assert_int_equal(n2, n);
-  assert_int_equal(l->ops->claimed(l, more, n2, 1, NULL, &err), 0);
+  assert_int_equal(l->ops->claimed(l, more, n2, n2, NULL, &err), 0);
   for (size_t i = 0; i < n; i++) {
     hx_job_msg_release(&msgs[i]);
     hx_job_msg_release(&more[i]);
@@ -191,7 +191,7 @@ static void test_recover(void **st) {
   assert_int_equal(l->ops->claim(l, msgs, 10, &n, &err), 0);
   const char *ids[1] = {c};
   int started[1], attempt[1];
-  assert_int_equal(l->ops->claimed(l, msgs, n, 1, NULL, &err), 0);
+  assert_int_equal(l->ops->claimed(l, msgs, n, n, NULL, &err), 0);
   for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
   assert_int_equal(l->ops->start(l, ids, NULL, 1, started, attempt, &err), 0);
   hx_ledger_close(l);   /* "crash" while c is running */

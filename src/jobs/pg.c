@@ -1,0 +1,578 @@
+/*
+ * pg.c - the production job ledger on PostgreSQL (libpq).
+ *
+ * Same contract as sqlite.c (see store.h), for many API and worker processes
+ * at once:
+ *  - create is one statement (CTEs: job ON CONFLICT (job_key) DO NOTHING, then
+ *    its event and outbox row only if the job was inserted), so it is atomic
+ *    and a racing duplicate waits on the unique index and then finds the
+ *    winner's row: one job, never an error.
+ *  - claim holds a transaction on the dispatcher's own connection with
+ *    SELECT ... FOR UPDATE SKIP LOCKED, so several dispatchers never publish the
+ *    same row; claimed() marks the rows sent (or counts the publish failure)
+ *    and commits only after the queue has taken them.
+ *  - PostgreSQL group-commits concurrent transactions itself.
+ * Connections come from a small pool; a broken connection (server restarted)
+ * is reset and the statement retried once, so a restarted PostgreSQL is used
+ * again without restarting heimdex. Every connection has connect and
+ * statement timeouts.
+ */
+#include "jobs/store.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX 16
+
+/* Migrations, applied in order by hx_ledger_migrate_pg; the version is kept in
+ * heimdex_schema. Column names and types are the original's (job, job_event,
+ * outbox); heimdex adds stage/progress/result/next_run_at to job. */
+static const char *const MIGRATIONS[] = {
+    /* 1 */
+    "DO $$ BEGIN CREATE TYPE job_status AS ENUM ('queued','running','succeeded','failed','canceled','dead_letter');"
+    " EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+    "DO $$ BEGIN CREATE TYPE job_backoff_policy AS ENUM ('none','fixed','exp');"
+    " EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+    "CREATE TABLE IF NOT EXISTS job ("
+    " id UUID PRIMARY KEY DEFAULT gen_random_uuid(),"
+    " org_id UUID NOT NULL,"
+    " type VARCHAR(100) NOT NULL,"
+    " status job_status NOT NULL DEFAULT 'queued',"
+    " attempt INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL DEFAULT 5,"
+    " backoff_policy job_backoff_policy NOT NULL DEFAULT 'exp',"
+    " priority INTEGER NOT NULL DEFAULT 0,"
+    " idempotency_key VARCHAR(255),"
+    " job_key VARCHAR(64),"
+    " requested_by VARCHAR(255),"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),"
+    " updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),"
+    " started_at TIMESTAMPTZ,"
+    " finished_at TIMESTAMPTZ,"
+    " last_error_code VARCHAR(64),"
+    " last_error_message VARCHAR(2048),"
+    " CONSTRAINT ck_job__status_finished_at_consistency CHECK ("
+    "  ((status IN ('succeeded','failed','canceled','dead_letter')) AND finished_at IS NOT NULL) OR"
+    "  ((status IN ('queued','running')) AND finished_at IS NULL)));"
+    "ALTER TABLE job ADD COLUMN IF NOT EXISTS job_key VARCHAR(64);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS ix_job_job_key ON job(job_key);"
+    "ALTER TABLE job ADD COLUMN IF NOT EXISTS stage VARCHAR(64);"
+    "ALTER TABLE job ADD COLUMN IF NOT EXISTS progress INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE job ADD COLUMN IF NOT EXISTS result JSONB;"
+    "ALTER TABLE job ADD COLUMN IF NOT EXISTS next_run_at TIMESTAMPTZ;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_job__org_id_idempotency_key ON job(org_id, idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS idx_job__org_id_created_at_desc ON job(org_id, created_at DESC);"
+    "CREATE INDEX IF NOT EXISTS idx_job__status_created_at ON job(status, created_at);"
+    "CREATE TABLE IF NOT EXISTS job_event ("
+    " id UUID PRIMARY KEY DEFAULT gen_random_uuid(),"
+    " job_id UUID NOT NULL REFERENCES job(id) ON DELETE CASCADE,"
+    " ts TIMESTAMPTZ NOT NULL DEFAULT NOW(),"
+    " prev_status VARCHAR(50),"
+    " next_status VARCHAR(50) NOT NULL,"
+    " detail_json JSONB);"
+    "CREATE INDEX IF NOT EXISTS idx_job_event__job_id_ts ON job_event(job_id, ts);"
+    "CREATE INDEX IF NOT EXISTS idx_job_event__ts ON job_event(ts);"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " id BIGSERIAL PRIMARY KEY,"
+    " job_id UUID NOT NULL REFERENCES job(id) ON DELETE CASCADE,"
+    " task_name VARCHAR(100) NOT NULL,"
+    " payload JSONB NOT NULL,"
+    " sent_at TIMESTAMPTZ,"
+    " fail_count INTEGER NOT NULL DEFAULT 0,"
+    " last_error VARCHAR(2048),"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT NOW());"
+    "CREATE INDEX IF NOT EXISTS idx_outbox_unsent ON outbox(created_at) WHERE sent_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS ix_outbox_job_id ON outbox(job_id);",
+};
+#define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+/* Outbox rows whose publish failed this many times are left for operators
+ * (they stay unsent with last_error) instead of being retried forever. */
+#define OUTBOX_MAX_FAILS 20
+
+typedef struct {
+  hx_ledger base;
+  char *conninfo;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  PGconn *idle[POOL_MAX];
+  int nidle, nopen;
+  PGconn *claim_conn;       /* the dispatcher's, holding the claim transaction */
+} pg_ledger;
+
+#define PG(l) ((pg_ledger *)(l))
+
+static PGconn *connect_one(pg_ledger *p, hx_err *err) {
+  const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
+  const char *vals[] = {p->conninfo, "5", "-c statement_timeout=15000 -c lock_timeout=10000", "heimdex", NULL};
+  PGconn *c = PQconnectdbParams(keys, vals, 1);
+  if (PQstatus(c) != CONNECTION_OK) {
+    hx_err_set(err, HX_EDB, "cannot connect to PostgreSQL: %s", PQerrorMessage(c));
+    PQfinish(c);
+    return NULL;
+  }
+  return c;
+}
+
+static PGconn *pool_get(pg_ledger *p, hx_err *err) {
+  pthread_mutex_lock(&p->mu);
+  while (p->nidle == 0 && p->nopen >= POOL_MAX) pthread_cond_wait(&p->cv, &p->mu);
+  if (p->nidle) {
+    PGconn *c = p->idle[--p->nidle];
+    pthread_mutex_unlock(&p->mu);
+    return c;
+  }
+  p->nopen++;
+  pthread_mutex_unlock(&p->mu);
+  PGconn *c = connect_one(p, err);
+  if (!c) {
+    pthread_mutex_lock(&p->mu);
+    p->nopen--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+  }
+  return c;
+}
+
+static void pool_put(pg_ledger *p, PGconn *c) {
+  if (!c) return;
+  pthread_mutex_lock(&p->mu);
+  if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
+    p->idle[p->nidle++] = c;
+  } else {
+    PQfinish(c);
+    p->nopen--;
+  }
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Run one statement with text parameters. A dead connection (e.g. the server
+ * restarted) is reset and the statement retried once when it was not inside an
+ * explicit transaction. Returns the result (PGRES_TUPLES_OK / COMMAND_OK) or
+ * NULL with err set. */
+static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int in_txn = PQtransactionStatus(c) != PQTRANS_IDLE;
+    PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    hx_err_set(err, HX_EDB, "PostgreSQL: %s%s%s", state ? state : "", state ? " " : "", PQerrorMessage(c));
+    PQclear(r);
+    if (PQstatus(c) == CONNECTION_BAD && !in_txn && attempt == 0) {
+      PQreset(c);
+      if (PQstatus(c) == CONNECTION_OK) continue;
+    }
+    return NULL;
+  }
+  return NULL;
+}
+
+static int cmd(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
+  PGresult *r = q(c, err, sql, n, vals);
+  if (!r) return HX_EDB;
+  PQclear(r);
+  return 0;
+}
+
+/* ---- create ---- */
+
+static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return HX_EDB;
+  char maxa[16];
+  snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
+  char *payload = hx_json_compact(j->payload);
+  const char *v[8] = {j->id, j->org_id, j->type, maxa, j->job_key, j->requested_by, j->task_name, payload};
+  int rc = HX_EDB;
+  for (int tries = 0; tries < 3; tries++) {
+    PGresult *r = q(c, err,
+        "WITH j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
+        "  VALUES ($1, $2, $3, 'queued', $4::int, $5, $6) ON CONFLICT (job_key) DO NOTHING RETURNING id),"
+        " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
+        " o AS (INSERT INTO outbox(job_id, task_name, payload) SELECT id, $7, $8::jsonb FROM j)"
+        " SELECT id::text FROM j", 8, v);
+    if (!r) break;
+    if (PQntuples(r) == 1) {
+      snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
+      *created = 1;
+      PQclear(r);
+      rc = 0;
+      break;
+    }
+    PQclear(r);
+    r = q(c, err, "SELECT id::text FROM job WHERE job_key = $1", 1, &j->job_key);
+    if (!r) break;
+    if (PQntuples(r) == 1) {
+      snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
+      *created = 0;
+      PQclear(r);
+      rc = 0;
+      break;
+    }
+    PQclear(r); /* the conflicting insert rolled back in between: try again */
+  }
+  free(payload);
+  pool_put(p, c);
+  return rc;
+}
+
+/* ---- get ---- */
+
+static int pg_get(hx_ledger *l, const char *job_id, hx_job_view *v, hx_err *err) {
+  pg_ledger *p = PG(l);
+  memset(v, 0, sizeof *v);
+  PGconn *c = pool_get(p, err);
+  if (!c) return HX_EDB;
+  int rc = 0;
+  PGresult *r = q(c, err,
+      "SELECT id::text, org_id::text, type, status::text, stage, progress, attempt, max_attempts, result::text,"
+      " last_error_message, extract(epoch from created_at), extract(epoch from updated_at) FROM job WHERE id = $1::uuid",
+      1, &job_id);
+  if (!r) {
+    rc = HX_EDB;
+  } else if (PQntuples(r) == 0) {
+    rc = hx_err_set(err, HX_ENOENT, "Job not found");
+  } else {
+    snprintf(v->id, sizeof v->id, "%s", PQgetvalue(r, 0, 0));
+    snprintf(v->org_id, sizeof v->org_id, "%s", PQgetvalue(r, 0, 1));
+    snprintf(v->type, sizeof v->type, "%s", PQgetvalue(r, 0, 2));
+    snprintf(v->status, sizeof v->status, "%s", PQgetvalue(r, 0, 3));
+    snprintf(v->stage, sizeof v->stage, "%s", PQgetvalue(r, 0, 4));
+    v->progress = atoi(PQgetvalue(r, 0, 5));
+    v->attempt = atoi(PQgetvalue(r, 0, 6));
+    v->max_attempts = atoi(PQgetvalue(r, 0, 7));
+    if (!PQgetisnull(r, 0, 8)) v->result = json_loads(PQgetvalue(r, 0, 8), 0, NULL);
+    if (!PQgetisnull(r, 0, 9)) v->error = strdup(PQgetvalue(r, 0, 9));
+    v->created_at = atof(PQgetvalue(r, 0, 10));
+    v->updated_at = atof(PQgetvalue(r, 0, 11));
+  }
+  PQclear(r);
+  pool_put(p, c);
+  return rc;
+}
+
+/* ---- claim / claimed ---- */
+
+static int pg_claim(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err) {
+  pg_ledger *p = PG(l);
+  *n = 0;
+  if (!p->claim_conn && !(p->claim_conn = connect_one(p, err))) return HX_EDB;
+  PGconn *c = p->claim_conn;
+  if (PQstatus(c) != CONNECTION_OK) PQreset(c);
+  if (cmd(c, err, "BEGIN", 0, NULL)) return HX_EDB;
+  char lim[24];
+  snprintf(lim, sizeof lim, "%zu", max);
+  char fails[16];
+  snprintf(fails, sizeof fails, "%d", OUTBOX_MAX_FAILS);
+  const char *v[2] = {lim, fails};
+  PGresult *r = q(c, err,
+      "SELECT o.id, o.job_id::text, o.task_name, o.payload::text, COALESCE(extract(epoch from j.next_run_at), 0)"
+      " FROM outbox o JOIN job j ON j.id = o.job_id WHERE o.sent_at IS NULL AND o.fail_count < $2::int"
+      " ORDER BY o.id LIMIT $1::int FOR UPDATE OF o SKIP LOCKED", 2, v);
+  if (!r) {
+    PQclear(PQexec(c, "ROLLBACK"));
+    return HX_EDB;
+  }
+  for (int i = 0; i < PQntuples(r); i++) {
+    hx_job_msg *m = &out[i];
+    memset(m, 0, sizeof *m);
+    m->outbox_id = atoll(PQgetvalue(r, i, 0));
+    snprintf(m->job_id, sizeof m->job_id, "%s", PQgetvalue(r, i, 1));
+    snprintf(m->task_name, sizeof m->task_name, "%s", PQgetvalue(r, i, 2));
+    m->payload = json_loads(PQgetvalue(r, i, 3), 0, NULL);
+    m->not_before = atof(PQgetvalue(r, i, 4));
+  }
+  *n = (size_t)PQntuples(r);
+  PQclear(r);
+  if (*n == 0) PQclear(PQexec(c, "COMMIT"));
+  return 0;
+}
+
+/* "{id,id,...}" of msgs[from..to) for an ANY($1::bigint[]) parameter. Caller frees. */
+static char *id_array(const hx_job_msg *msgs, size_t from, size_t to) {
+  size_t cap = (to - from) * 24 + 4, o = 0;
+  char *arr = malloc(cap);
+  if (!arr) return NULL;
+  arr[o++] = '{';
+  for (size_t i = from; i < to; i++) o += (size_t)snprintf(arr + o, cap - o, "%s%lld", i > from ? "," : "", msgs[i].outbox_id);
+  snprintf(arr + o, cap - o, "}");
+  return arr;
+}
+
+static int pg_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, size_t published, const char *error,
+                      hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = p->claim_conn;
+  if (!c || PQtransactionStatus(c) != PQTRANS_INTRANS || n == 0) return 0;
+  int rc = 0;
+  if (published) {
+    char *arr = id_array(msgs, 0, published);
+    const char *v[1] = {arr};
+    rc = arr ? cmd(c, err, "UPDATE outbox SET sent_at = NOW() WHERE id = ANY($1::bigint[])", 1, v) : HX_ENOMEM;
+    free(arr);
+  }
+  if (!rc && published < n) {
+    char *arr = id_array(msgs, published, n);
+    const char *v[2] = {arr, error ? error : "publish failed"};
+    rc = arr ? cmd(c, err, "UPDATE outbox SET fail_count = fail_count + 1, last_error = left($2, 2048)"
+                           " WHERE id = ANY($1::bigint[])", 2, v) : HX_ENOMEM;
+    free(arr);
+  }
+  if (rc == 0) rc = cmd(c, err, "COMMIT", 0, NULL);
+  else PQclear(PQexec(c, "ROLLBACK"));
+  return rc;
+}
+
+/* ---- start / progress / finish ---- */
+
+static int add_event(PGconn *c, hx_err *err, const char *job_id, const char *prev, const char *next, json_t *detail) {
+  char *dj = detail ? hx_json_compact(detail) : NULL;
+  json_decref(detail);
+  const char *v[4] = {job_id, prev, next, dj};
+  int rc = cmd(c, err, "INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
+               " VALUES ($1::uuid, clock_timestamp(), $2, $3, $4::jsonb)",
+               4, v);
+  free(dj);
+  return rc;
+}
+
+static json_t *step_detail(const char *stage, int progress) {
+  return json_pack("{s:s,s:i}", "stage", stage, "progress", progress);
+}
+
+static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
+                    hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return HX_EDB;
+  int rc = cmd(c, err, "BEGIN", 0, NULL);
+  for (size_t i = 0; i < n && !rc; i++) {
+    started[i] = 0;
+    const char *v[2] = {ids[i], (reclaimed && reclaimed[i]) ? "t" : "f"};
+    PGresult *r = q(c, err,
+        "WITH prev AS (SELECT status FROM job WHERE id = $1::uuid FOR UPDATE)"
+        " UPDATE job SET status = 'running', attempt = attempt + 1, started_at = COALESCE(started_at, NOW()),"
+        " updated_at = NOW(), stage = 'initializing', progress = 0, next_run_at = NULL"
+        " FROM prev WHERE job.id = $1::uuid AND (prev.status = 'queued' OR (prev.status = 'running' AND $2::bool))"
+        " RETURNING job.attempt, prev.status::text", 2, v);
+    if (!r) { rc = HX_EDB; break; }
+    if (PQntuples(r) == 1) {
+      started[i] = 1;
+      if (attempt) attempt[i] = atoi(PQgetvalue(r, 0, 0));
+      char prev[16];
+      snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
+      PQclear(r);
+      rc = add_event(c, err, ids[i], prev, "running", step_detail("initializing", 0));
+    } else {
+      PQclear(r);
+    }
+  }
+  if (rc == 0) rc = cmd(c, err, "COMMIT", 0, NULL);
+  else PQclear(PQexec(c, "ROLLBACK"));
+  pool_put(p, c);
+  return rc;
+}
+
+static int pg_progress(hx_ledger *l, const char *job_id, const char *stage, int progress) {
+  pg_ledger *p = PG(l);
+  hx_err err = {0};
+  PGconn *c = pool_get(p, &err);
+  if (!c) return HX_EDB;
+  char pct[16];
+  snprintf(pct, sizeof pct, "%d", progress);
+  char *dj = NULL;
+  json_t *d = step_detail(stage, progress);
+  dj = hx_json_compact(d);
+  json_decref(d);
+  const char *v[4] = {job_id, stage, pct, dj};
+  int rc = cmd(c, &err,
+      "WITH u AS (UPDATE job SET stage = $2, progress = $3::int, updated_at = NOW()"
+      "  WHERE id = $1::uuid AND status = 'running' RETURNING id)"
+      " INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
+      " SELECT id, clock_timestamp(), 'running', 'running', $4::jsonb FROM u", 4, v);
+  free(dj);
+  pool_put(p, c);
+  return rc;
+}
+
+static int finish_one(PGconn *c, const hx_job_outcome *o, hx_err *err) {
+  int rc = 0;
+  for (size_t s = 0; s < o->nsteps && !rc; s++)
+    rc = add_event(c, err, o->job_id, "running", "running", step_detail(o->steps[s].stage, o->steps[s].progress));
+  if (rc) return rc;
+  PGresult *r;
+  json_t *detail;
+  const char *next;
+  if (o->ok) {
+    char *res = o->result ? hx_json_compact(o->result) : NULL;
+    const char *v[2] = {o->job_id, res};
+    r = q(c, err, "UPDATE job SET status = 'succeeded', stage = 'completed', progress = 100, result = $2::jsonb,"
+                  " updated_at = NOW(), finished_at = NOW(), next_run_at = NULL"
+                  " WHERE id = $1::uuid AND status = 'running' RETURNING id", 2, v);
+    free(res);
+    detail = json_pack("{s:s,s:i,s:O?}", "stage", "completed", "progress", 100, "result", o->result);
+    next = "succeeded";
+  } else if (o->retry) {
+    char nb[32];
+    snprintf(nb, sizeof nb, "%.6f", o->not_before);
+    const char *v[3] = {o->job_id, o->error, nb};
+    r = q(c, err, "UPDATE job SET status = 'queued', last_error_code = 'retry', last_error_message = left($2, 2048),"
+                  " updated_at = NOW(), next_run_at = to_timestamp($3::double precision)"
+                  " WHERE id = $1::uuid AND status = 'running' RETURNING id", 3, v);
+    detail = json_pack("{s:s,s:s,s:f}", "stage", "retry_scheduled", "error", o->error ? o->error : "", "retry_at",
+                       o->not_before);
+    next = "queued";
+  } else {
+    const char *v[2] = {o->job_id, o->error};
+    r = q(c, err, "UPDATE job SET status = 'failed', last_error_code = 'failed', last_error_message = left($2, 2048),"
+                  " updated_at = NOW(), finished_at = NOW(), next_run_at = NULL"
+                  " WHERE id = $1::uuid AND status = 'running' RETURNING id", 2, v);
+    detail = json_pack("{s:n,s:s}", "stage", "error", o->error ? o->error : "");
+    next = "failed";
+  }
+  if (!r) {
+    json_decref(detail);
+    return HX_EDB;
+  }
+  int changed = PQntuples(r);
+  PQclear(r);
+  if (!changed) {
+    json_decref(detail);
+    return 0; /* no longer running (canceled, or finished by another delivery) */
+  }
+  rc = add_event(c, err, o->job_id, "running", next, detail);
+  if (!rc && (o->ok || !o->retry)) rc = cmd(c, err, "DELETE FROM outbox WHERE job_id = $1::uuid", 1, &o->job_id);
+  return rc;
+}
+
+static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return HX_EDB;
+  int rc = cmd(c, err, "BEGIN", 0, NULL);
+  for (size_t i = 0; i < n && !rc; i++) rc = finish_one(c, &o[i], err);
+  if (rc == 0) rc = cmd(c, err, "COMMIT", 0, NULL);
+  else PQclear(PQexec(c, "ROLLBACK"));
+  pool_put(p, c);
+  return rc;
+}
+
+/* ---- recover / stats / close ---- */
+
+static int pg_recover(hx_ledger *l, size_t *n, hx_err *err) {
+  if (n) *n = 0; /* many processes share this ledger: the queue's reclaim re-delivers */
+  return 0;
+}
+
+static int pg_stats(hx_ledger *l, long long *outbox_unsent, long long *jobs_open, hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return HX_EDB;
+  int rc = 0;
+  PGresult *r = q(c, err, "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+                          " (SELECT count(*) FROM job WHERE status IN ('queued','running'))", 0, NULL);
+  if (!r) {
+    rc = HX_EDB;
+  } else {
+    *outbox_unsent = atoll(PQgetvalue(r, 0, 0));
+    *jobs_open = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+  }
+  pool_put(p, c);
+  return rc;
+}
+
+static void pg_close(hx_ledger *l) {
+  if (!l) return;
+  pg_ledger *p = PG(l);
+  for (int i = 0; i < p->nidle; i++) PQfinish(p->idle[i]);
+  if (p->claim_conn) PQfinish(p->claim_conn);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+  free(p->conninfo);
+  free(p);
+}
+
+static const hx_ledger_ops pg_ops = {
+    .close = pg_close, .create = pg_create, .get = pg_get, .claim = pg_claim, .claimed = pg_claimed,
+    .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .stats = pg_stats,
+};
+
+/* Current schema version, 0 when heimdex_schema does not exist yet. */
+static int schema_version(PGconn *c, int *version, hx_err *err) {
+  PGresult *r = q(c, err, "SELECT to_regclass('heimdex_schema') IS NOT NULL", 0, NULL);
+  if (!r) return HX_EDB;
+  int exists = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  *version = 0;
+  if (!exists) return 0;
+  r = q(c, err, "SELECT COALESCE(max(version), 0) FROM heimdex_schema", 0, NULL);
+  if (!r) return HX_EDB;
+  *version = atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return 0;
+}
+
+int hx_ledger_migrate_pg(const char *conninfo, int *applied, hx_err *err) {
+  pg_ledger tmp = {.conninfo = (char *)conninfo};
+  PGconn *c = connect_one(&tmp, err);
+  if (!c) return HX_EDB;
+  int rc = cmd(c, err, "CREATE TABLE IF NOT EXISTS heimdex_schema (version INTEGER NOT NULL,"
+                       " applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())", 0, NULL);
+  /* one migrator at a time */
+  if (!rc) rc = cmd(c, err, "SELECT pg_advisory_lock(746377)", 0, NULL);
+  int version = 0;
+  if (!rc) rc = schema_version(c, &version, err);
+  *applied = 0;
+  for (int m = version; !rc && m < NMIGRATIONS; m++) {
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", m + 1);
+    const char *v[1] = {ver};
+    rc = cmd(c, err, "BEGIN", 0, NULL);
+    if (!rc) {
+      PGresult *r = PQexec(c, MIGRATIONS[m]);
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = hx_err_set(err, HX_EDB, "migration %d failed: %s", m + 1, PQerrorMessage(c));
+      PQclear(r);
+    }
+    if (!rc) rc = cmd(c, err, "INSERT INTO heimdex_schema(version) VALUES ($1::int)", 1, v);
+    if (!rc) rc = cmd(c, err, "COMMIT", 0, NULL);
+    else PQclear(PQexec(c, "ROLLBACK"));
+    if (!rc) (*applied)++;
+  }
+  PQclear(PQexec(c, "SELECT pg_advisory_unlock(746377)"));
+  PQfinish(c);
+  return rc;
+}
+
+int hx_ledger_open_pg(const char *conninfo, hx_ledger **out, hx_err *err) {
+  pg_ledger *p = calloc(1, sizeof *p);
+  if (!p) return hx_err_set(err, HX_ENOMEM, "out of memory");
+  p->base.ops = &pg_ops;
+  p->conninfo = strdup(conninfo ? conninfo : "");
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  /* check the schema at start: a clear error beats failing on the first request */
+  PGconn *c = pool_get(p, err);
+  int version = 0, rc = HX_EDB;
+  if (c) rc = schema_version(c, &version, err);
+  pool_put(p, c);
+  if (!rc && version < NMIGRATIONS)
+    rc = hx_err_set(err, HX_ECONFIG, "PostgreSQL schema is at version %d, this heimdex needs %d: run `heimdex migrate`",
+                    version, NMIGRATIONS);
+  if (rc) {
+    pg_close(&p->base);
+    return rc;
+  }
+  *out = &p->base;
+  return 0;
+}

@@ -1,0 +1,343 @@
+/*
+ * redis.c - the production queue on Redis Streams (hiredis).
+ *
+ *   heimdex:jobs          stream; one field "m" = {"job_id","task","outbox_id","payload"}
+ *   group "workers"       every worker process reads with XREADGROUP ... >
+ *   heimdex:jobs:delayed  sorted set of messages by not_before (retries); due
+ *                         ones move to the stream atomically (Lua), so delayed
+ *                         retries survive restarts of heimdex and of Redis (with
+ *                         its persistence)
+ *   heimdex:jobs:dead     stream of messages whose job failed for good
+ *
+ * A delivery is XACKed (and XDELed) only after the job's outcome is committed.
+ * Entries idle longer than the visibility timeout (their worker died) are taken
+ * over with XAUTOCLAIM and delivered with reclaimed = 1. Every connection has
+ * connect and command timeouts; a broken one is dropped and reconnected on the
+ * next use, so a restarted Redis is used again without restarting heimdex.
+ */
+#include "queue/queue.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define STREAM "heimdex:jobs"
+#define GROUP "workers"
+#define DELAYED "heimdex:jobs:delayed"
+#define DEAD "heimdex:jobs:dead"
+#define POOL_MAX 64
+
+typedef struct {
+  hx_queue base;
+  char host[256];
+  int port, db;
+  char password[256];
+  long visibility_ms;
+  char consumer[128];
+  pthread_mutex_t mu;
+  redisContext *idle[POOL_MAX];
+  int nidle;
+  atomic_int down;
+  double next_promote, next_reclaim;   /* under mu */
+} rq;
+
+#define RQ(q) ((rq *)(q))
+
+static const char PROMOTE_LUA[] =
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 256)\n"
+    "for _, m in ipairs(due) do\n"
+    "  redis.call('XADD', KEYS[2], '*', 'm', m)\n"
+    "  redis.call('ZREM', KEYS[1], m)\n"
+    "end\n"
+    "return #due\n";
+
+/* redis://[:password@]host[:port][/db] */
+static int parse_url(rq *q, const char *url, hx_err *err) {
+  const char *p = url;
+  if (strncmp(p, "redis://", 8) != 0) return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s must start with redis://", url);
+  p += 8;
+  const char *at = strchr(p, '@');
+  if (at) {
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *pw = colon ? colon + 1 : p;
+    snprintf(q->password, sizeof q->password, "%.*s", (int)(at - pw), pw);
+    p = at + 1;
+  }
+  const char *slash = strchr(p, '/');
+  const char *colon = strchr(p, ':');
+  if (colon && slash && colon > slash) colon = NULL;
+  size_t hl = (size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p);
+  if (hl == 0 || hl >= sizeof q->host) return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s has no host", url);
+  memcpy(q->host, p, hl);
+  q->host[hl] = '\0';
+  q->port = colon ? atoi(colon + 1) : 6379;
+  q->db = slash && slash[1] ? atoi(slash + 1) : 0;
+  if (q->port <= 0 || q->port > 65535) return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s has a bad port", url);
+  return 0;
+}
+
+static redisReply *cmdv(redisContext *c, int argc, const char **argv, const size_t *lens) {
+  return redisCommandArgv(c, argc, argv, lens);
+}
+
+static redisContext *connect_one(rq *q, hx_err *err) {
+  struct timeval ct = {2, 0};
+  redisContext *c = redisConnectWithTimeout(q->host, q->port, ct);
+  if (!c || c->err) {
+    hx_err_set(err, HX_EIO, "cannot connect to Redis at %s:%d: %s", q->host, q->port, c ? c->errstr : "out of memory");
+    if (c) redisFree(c);
+    return NULL;
+  }
+  struct timeval io = {5, 0};
+  redisSetTimeout(c, io);
+  redisReply *r;
+  if (q->password[0]) {
+    r = redisCommand(c, "AUTH %s", q->password);
+    int bad = !r || r->type == REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    if (bad) { hx_err_set(err, HX_EIO, "Redis AUTH failed"); redisFree(c); return NULL; }
+  }
+  if (q->db) {
+    r = redisCommand(c, "SELECT %d", q->db);
+    if (r) freeReplyObject(r);
+  }
+  return c;
+}
+
+static redisContext *get_conn(rq *q, hx_err *err) {
+  pthread_mutex_lock(&q->mu);
+  redisContext *c = q->nidle ? q->idle[--q->nidle] : NULL;
+  pthread_mutex_unlock(&q->mu);
+  return c ? c : connect_one(q, err);
+}
+
+static void put_conn(rq *q, redisContext *c) {
+  if (!c) return;
+  if (c->err) { redisFree(c); return; }   /* broken: reconnect next time */
+  pthread_mutex_lock(&q->mu);
+  if (q->nidle < POOL_MAX) { q->idle[q->nidle++] = c; c = NULL; }
+  pthread_mutex_unlock(&q->mu);
+  if (c) redisFree(c);
+}
+
+static char *encode(const hx_job_msg *m) {
+  json_t *o = json_pack("{s:s,s:s,s:I,s:O?}", "job_id", m->job_id, "task", m->task_name, "outbox_id",
+                        (json_int_t)m->outbox_id, "payload", m->payload);
+  char *s = hx_json_compact(o);
+  json_decref(o);
+  return s;
+}
+
+static int decode(const char *s, size_t len, hx_job_msg *m) {
+  json_t *o = json_loadb(s, len, 0, NULL);
+  const char *job = json_string_value(json_object_get(o, "job_id"));
+  const char *task = json_string_value(json_object_get(o, "task"));
+  if (!job || !task) { json_decref(o); return HX_ECORRUPT; }
+  snprintf(m->job_id, sizeof m->job_id, "%s", job);
+  snprintf(m->task_name, sizeof m->task_name, "%s", task);
+  m->outbox_id = json_integer_value(json_object_get(o, "outbox_id"));
+  m->payload = json_incref(json_object_get(o, "payload"));
+  json_decref(o);
+  return 0;
+}
+
+static int rq_push(hx_queue *qq, const hx_job_msg *m, hx_err *err) {
+  rq *q = RQ(qq);
+  redisContext *c = get_conn(q, err);
+  if (!c) return HX_EIO;
+  char *enc = encode(m);
+  redisReply *r;
+  if (m->not_before > hx_now()) {
+    char score[32];
+    snprintf(score, sizeof score, "%.6f", m->not_before);
+    const char *argv[] = {"ZADD", DELAYED, score, enc};
+    size_t lens[] = {4, strlen(DELAYED), strlen(score), strlen(enc)};
+    r = cmdv(c, 4, argv, lens);
+  } else {
+    const char *argv[] = {"XADD", STREAM, "*", "m", enc};
+    size_t lens[] = {4, strlen(STREAM), 1, 1, strlen(enc)};
+    r = cmdv(c, 5, argv, lens);
+  }
+  free(enc);
+  int rc = 0;
+  if (!r || r->type == REDIS_REPLY_ERROR)
+    rc = hx_err_set(err, HX_EIO, "Redis publish failed: %s", r ? r->str : c->errstr);
+  if (r) freeReplyObject(r);
+  put_conn(q, c);
+  return rc;
+}
+
+/* Take entries from an XREADGROUP/XAUTOCLAIM entry array into out. */
+static size_t take_entries(redisReply *entries, hx_job_msg *out, size_t max, int reclaimed) {
+  size_t n = 0;
+  for (size_t i = 0; entries && i < entries->elements && n < max; i++) {
+    redisReply *e = entries->element[i];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[1]->type != REDIS_REPLY_ARRAY) continue;
+    redisReply *fields = e->element[1];
+    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+      if (strcmp(fields->element[f]->str, "m") != 0) continue;
+      hx_job_msg *m = &out[n];
+      memset(m, 0, sizeof *m);
+      if (decode(fields->element[f + 1]->str, fields->element[f + 1]->len, m) == 0) {
+        snprintf(m->qid, sizeof m->qid, "%s", e->element[0]->str);
+        m->reclaimed = reclaimed;
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+static void housekeeping(rq *q, redisContext *c, hx_job_msg *out, size_t max, size_t *n) {
+  double now = hx_now();
+  pthread_mutex_lock(&q->mu);
+  int promote = now >= q->next_promote, reclaim = now >= q->next_reclaim;
+  if (promote) q->next_promote = now + 0.1;
+  if (reclaim) q->next_reclaim = now + (double)q->visibility_ms / 4000.0;
+  pthread_mutex_unlock(&q->mu);
+  if (promote) {
+    char t[32];
+    snprintf(t, sizeof t, "%.6f", now);
+    redisReply *r = redisCommand(c, "EVAL %s 2 %s %s %s", PROMOTE_LUA, DELAYED, STREAM, t);
+    if (r) freeReplyObject(r);
+  }
+  if (reclaim && *n < max) {
+    /* hiredis formats take d/ld, not zu */
+    redisReply *r = redisCommand(c, "XAUTOCLAIM %s %s %s %ld 0-0 COUNT %d", STREAM, GROUP, q->consumer,
+                                 q->visibility_ms, (int)(max - *n));
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+      size_t got = take_entries(r->element[1], out + *n, max - *n, 1);
+      if (got) hx_log(HX_LOG_WARN, "queue_reclaimed", json_pack("{s:I}", "count", (json_int_t)got));
+      *n += got;
+    }
+    if (r) freeReplyObject(r);
+  }
+}
+
+static size_t rq_pop(hx_queue *qq, hx_job_msg *out, size_t max, int timeout_ms) {
+  rq *q = RQ(qq);
+  if (atomic_load(&q->down)) return 0;
+  hx_err err = {0};
+  redisContext *c = get_conn(q, &err);
+  if (!c) {
+    usleep((useconds_t)(timeout_ms > 1000 ? 1000 : timeout_ms) * 1000);  /* Redis down: wait, do not spin */
+    return 0;
+  }
+  size_t n = 0;
+  housekeeping(q, c, out, max, &n);
+  if (n == 0) {
+    int block = timeout_ms > 1000 ? 1000 : timeout_ms;  /* bounded, so shutdown is prompt */
+    redisReply *r = redisCommand(c, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >", GROUP, q->consumer,
+                                 (int)max, block, STREAM);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+      redisReply *stream = r->element[0];
+      if (stream->type == REDIS_REPLY_ARRAY && stream->elements >= 2) n = take_entries(stream->element[1], out, max, 0);
+    } else if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0) {
+      redisReply *g = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", STREAM, GROUP);
+      if (g) freeReplyObject(g);
+    }
+    if (r) freeReplyObject(r);
+  }
+  put_conn(q, c);
+  return n;
+}
+
+static void rq_ack(hx_queue *qq, const hx_job_msg *msgs, size_t n) {
+  rq *q = RQ(qq);
+  hx_err err = {0};
+  redisContext *c = get_conn(q, &err);
+  if (!c) return; /* not acked: reclaimed later, and the ledger makes that harmless */
+  for (size_t i = 0; i < n; i++) {
+    if (!msgs[i].qid[0]) continue;
+    redisAppendCommand(c, "XACK %s %s %s", STREAM, GROUP, msgs[i].qid);
+    redisAppendCommand(c, "XDEL %s %s", STREAM, msgs[i].qid);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!msgs[i].qid[0]) continue;
+    for (int k = 0; k < 2; k++) {
+      void *r = NULL;
+      if (redisGetReply(c, &r) == REDIS_OK) freeReplyObject(r);
+    }
+  }
+  put_conn(q, c);
+}
+
+static void rq_dead(hx_queue *qq, const hx_job_msg *m, const char *error) {
+  rq *q = RQ(qq);
+  hx_err err = {0};
+  redisContext *c = get_conn(q, &err);
+  if (!c) return;
+  char *enc = encode(m);
+  const char *argv[] = {"XADD", DEAD, "MAXLEN", "~", "100000", "*", "m", enc, "error", error ? error : ""};
+  size_t lens[10];
+  for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);
+  redisReply *r = cmdv(c, 10, argv, lens);
+  if (r) freeReplyObject(r);
+  free(enc);
+  put_conn(q, c);
+}
+
+static void rq_shutdown(hx_queue *qq) { atomic_store(&RQ(qq)->down, 1); }
+
+static size_t rq_depth(hx_queue *qq) {
+  rq *q = RQ(qq);
+  hx_err err = {0};
+  redisContext *c = get_conn(q, &err);
+  if (!c) return 0;
+  size_t d = 0;
+  redisReply *r = redisCommand(c, "XLEN %s", STREAM);
+  if (r && r->type == REDIS_REPLY_INTEGER) d += (size_t)r->integer;
+  if (r) freeReplyObject(r);
+  r = redisCommand(c, "ZCARD %s", DELAYED);
+  if (r && r->type == REDIS_REPLY_INTEGER) d += (size_t)r->integer;
+  if (r) freeReplyObject(r);
+  put_conn(q, c);
+  return d;
+}
+
+static void rq_close(hx_queue *qq) {
+  if (!qq) return;
+  rq *q = RQ(qq);
+  for (int i = 0; i < q->nidle; i++) redisFree(q->idle[i]);
+  pthread_mutex_destroy(&q->mu);
+  free(q);
+}
+
+static const hx_queue_ops redis_ops = {
+    .close = rq_close, .push = rq_push, .pop = rq_pop, .ack = rq_ack, .dead = rq_dead,
+    .shutdown = rq_shutdown, .depth = rq_depth};
+
+int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_err *err) {
+  rq *q = calloc(1, sizeof *q);
+  if (!q) return hx_err_set(err, HX_ENOMEM, "out of memory");
+  q->base.ops = &redis_ops;
+  pthread_mutex_init(&q->mu, NULL);
+  q->visibility_ms = visibility_ms;
+  char host[128] = "";
+  gethostname(host, sizeof host - 1);
+  snprintf(q->consumer, sizeof q->consumer, "hx-%s-%d", host, (int)getpid());
+  int rc = parse_url(q, url, err);
+  redisContext *c = rc ? NULL : connect_one(q, err);
+  if (!c) {
+    rq_close(&q->base);
+    return rc ? rc : HX_EIO;
+  }
+  redisReply *r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", STREAM, GROUP);
+  if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
+    rc = hx_err_set(err, HX_EIO, "Redis: cannot create consumer group: %s", r->str);
+  if (r) freeReplyObject(r);
+  put_conn(q, c);
+  if (rc) {
+    rq_close(&q->base);
+    return rc;
+  }
+  *out = &q->base;
+  return 0;
+}
