@@ -11,7 +11,9 @@
  *
  * A delivery is XACKed (and XDELed) only after the job's outcome is committed.
  * Entries idle longer than the visibility timeout (their worker died) are taken
- * over with XAUTOCLAIM and delivered with reclaimed = 1. Every connection has
+ * over with XAUTOCLAIM and delivered with reclaimed = 1; while a job runs, a
+ * heartbeat thread re-claims this process's own deliveries (XCLAIM JUSTID) so
+ * a long job is not taken over while its worker is alive. Every connection has
  * connect and command timeouts; a broken one is dropped and reconnected on the
  * next use, so a restarted Redis is used again without restarting heimdex.
  */
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STREAM "heimdex:jobs"
@@ -46,6 +49,11 @@ typedef struct {
   int nidle;
   atomic_int down;
   double next_promote, next_reclaim;   /* under mu */
+  char (*inflight)[48];                /* qids popped and not yet acked, under mu */
+  size_t ninflight, capinflight;
+  pthread_t heartbeat;
+  int heartbeat_started;
+  pthread_cond_t hb_cv;
 } rq;
 
 #define RQ(q) ((rq *)(q))
@@ -221,6 +229,71 @@ static void housekeeping(rq *q, redisContext *c, hx_job_msg *out, size_t max, si
   }
 }
 
+static void inflight_add(rq *q, const hx_job_msg *msgs, size_t n) {
+  pthread_mutex_lock(&q->mu);
+  for (size_t i = 0; i < n; i++) {
+    if (q->ninflight == q->capinflight) {
+      size_t cap = q->capinflight ? q->capinflight * 2 : 64;
+      char(*p)[48] = realloc(q->inflight, cap * sizeof *p);
+      if (!p) break;
+      q->inflight = p;
+      q->capinflight = cap;
+    }
+    memcpy(q->inflight[q->ninflight++], msgs[i].qid, 48);
+  }
+  pthread_mutex_unlock(&q->mu);
+}
+
+static void inflight_remove(rq *q, const char *qid) {
+  pthread_mutex_lock(&q->mu);
+  for (size_t i = 0; i < q->ninflight; i++)
+    if (!strcmp(q->inflight[i], qid)) {
+      memcpy(q->inflight[i], q->inflight[--q->ninflight], 48);
+      break;
+    }
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Reset the idle time of this process's deliveries every visibility/3. */
+static void *heartbeat_main(void *p) {
+  rq *q = p;
+  pthread_setname_np(pthread_self(), "hx-redis-hb");
+  while (!atomic_load(&q->down)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ms = q->visibility_ms / 3;
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&q->mu);
+    pthread_cond_timedwait(&q->hb_cv, &q->mu, &until);
+    size_t n = q->ninflight;
+    const char **argv = calloc(n + 7, sizeof *argv);
+    size_t *lens = calloc(n + 7, sizeof *lens);
+    char (*ids)[48] = n ? malloc(n * 48) : NULL;
+    if (ids) memcpy(ids, q->inflight, n * 48);
+    pthread_mutex_unlock(&q->mu);
+    if (n && argv && lens && ids && !atomic_load(&q->down)) {
+      size_t a = 0;
+      argv[a++] = "XCLAIM"; argv[a++] = STREAM; argv[a++] = GROUP; argv[a++] = q->consumer; argv[a++] = "0";
+      for (size_t i = 0; i < n; i++) argv[a++] = ids[i];
+      argv[a++] = "JUSTID";
+      for (size_t i = 0; i < a; i++) lens[i] = strlen(argv[i]);
+      hx_err err = {0};
+      redisContext *c = get_conn(q, &err);
+      if (c) {
+        redisReply *r = cmdv(c, (int)a, argv, lens);
+        if (r) freeReplyObject(r);
+        put_conn(q, c);
+      }
+    }
+    free(argv);
+    free(lens);
+    free(ids);
+  }
+  return NULL;
+}
+
 static size_t rq_pop(hx_queue *qq, hx_job_msg *out, size_t max, int timeout_ms) {
   rq *q = RQ(qq);
   if (atomic_load(&q->down)) return 0;
@@ -246,6 +319,7 @@ static size_t rq_pop(hx_queue *qq, hx_job_msg *out, size_t max, int timeout_ms) 
     if (r) freeReplyObject(r);
   }
   put_conn(q, c);
+  if (n) inflight_add(q, out, n);
   return n;
 }
 
@@ -261,6 +335,7 @@ static void rq_ack(hx_queue *qq, const hx_job_msg *msgs, size_t n) {
   }
   for (size_t i = 0; i < n; i++) {
     if (!msgs[i].qid[0]) continue;
+    inflight_remove(q, msgs[i].qid);
     for (int k = 0; k < 2; k++) {
       void *r = NULL;
       if (redisGetReply(c, &r) == REDIS_OK) freeReplyObject(r);
@@ -284,7 +359,13 @@ static void rq_dead(hx_queue *qq, const hx_job_msg *m, const char *error) {
   put_conn(q, c);
 }
 
-static void rq_shutdown(hx_queue *qq) { atomic_store(&RQ(qq)->down, 1); }
+static void rq_shutdown(hx_queue *qq) {
+  rq *q = RQ(qq);
+  atomic_store(&q->down, 1);
+  pthread_mutex_lock(&q->mu);
+  pthread_cond_broadcast(&q->hb_cv);
+  pthread_mutex_unlock(&q->mu);
+}
 
 static size_t rq_depth(hx_queue *qq) {
   rq *q = RQ(qq);
@@ -305,6 +386,12 @@ static size_t rq_depth(hx_queue *qq) {
 static void rq_close(hx_queue *qq) {
   if (!qq) return;
   rq *q = RQ(qq);
+  if (q->heartbeat_started) {
+    rq_shutdown(qq);
+    pthread_join(q->heartbeat, NULL);
+  }
+  free(q->inflight);
+  pthread_cond_destroy(&q->hb_cv);
   for (int i = 0; i < q->nidle; i++) redisFree(q->idle[i]);
   pthread_mutex_destroy(&q->mu);
   free(q);
@@ -319,6 +406,7 @@ int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_
   if (!q) return hx_err_set(err, HX_ENOMEM, "out of memory");
   q->base.ops = &redis_ops;
   pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->hb_cv, NULL);
   q->visibility_ms = visibility_ms;
   char host[128] = "";
   gethostname(host, sizeof host - 1);
@@ -334,6 +422,7 @@ int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_
     rc = hx_err_set(err, HX_EIO, "Redis: cannot create consumer group: %s", r->str);
   if (r) freeReplyObject(r);
   put_conn(q, c);
+  if (!rc && pthread_create(&q->heartbeat, NULL, heartbeat_main, q) == 0) q->heartbeat_started = 1;
   if (rc) {
     rq_close(&q->base);
     return rc;
