@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "http/server.h"
 #include "jobs/store.h"
+#include "obs/probe.h"
 #include "util/config.h"
 #include "vstore/vstore.h"
 #include "worker/worker.h"
@@ -19,6 +20,7 @@ typedef struct hx_app {
   hx_vstore *vs;
   hx_queue *queue;
   hx_dispatcher *disp;   /* NULL when this process does not dispatch */
+  hx_probes *probes;     /* readiness of pg, redis, qdrant, gcs */
   double started_at;
 } hx_app;
 

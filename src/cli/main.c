@@ -11,6 +11,7 @@
 #include "queue/queue.h"
 #include "util/log.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -99,6 +100,11 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   hx_log_setup(service, app.cfg.env, app.cfg.log_level);
   app.auth = (hx_auth_cfg){app.cfg.dev_jwt_secret, app.cfg.auth_issuer, app.cfg.auth_audience};
   app.started_at = hx_now();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  app.probes = hx_probes_new(&app.cfg);
+  if (!strcmp(app.cfg.dev_jwt_secret, "local-dev-secret"))
+    hx_log(HX_LOG_WARN, "dev_jwt_secret_default",
+           json_pack("{s:s}", "hint", "DEV_JWT_SECRET is the original's public default; set your own"));
 
   /* signals are taken synchronously by this thread only */
   sigset_t sigs;
@@ -151,6 +157,8 @@ out:
   hx_dispatcher_stop(app.disp);
   hx_workers_stop(workers);
   close_stores(&app);
+  hx_probes_free(app.probes);
+  curl_global_cleanup();
   if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);
   return rc;
 }

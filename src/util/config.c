@@ -68,7 +68,8 @@ int hx_config_load(hx_config *c, hx_err *err) {
   if ((rc = get_str("AUTH_PROVIDER", "dev", c->auth_provider, sizeof c->auth_provider, err))) return rc;
   if (strcmp(c->auth_provider, "dev") && strcmp(c->auth_provider, "supabase"))
     return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=%s is not one of dev, supabase", c->auth_provider);
-  if ((rc = get_str("DEV_JWT_SECRET", "", c->dev_jwt_secret, sizeof c->dev_jwt_secret, err))) return rc;
+  /* the original's default, so its quick start works unchanged; refused outside local below */
+  if ((rc = get_str("DEV_JWT_SECRET", "local-dev-secret", c->dev_jwt_secret, sizeof c->dev_jwt_secret, err))) return rc;
   if ((rc = get_str("AUTH_ISSUER", "", c->auth_issuer, sizeof c->auth_issuer, err))) return rc;
   if ((rc = get_str("AUTH_AUDIENCE", "", c->auth_audience, sizeof c->auth_audience, err))) return rc;
   if ((rc = get_str("SUPABASE_JWKS_URL", "", c->supabase_jwks_url, sizeof c->supabase_jwks_url, err))) return rc;
@@ -76,22 +77,24 @@ int hx_config_load(hx_config *c, hx_err *err) {
     if (strcmp(c->env, "local"))
       return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=dev is only allowed when HEIMDEX_ENV=local (HEIMDEX_ENV=%s)", c->env);
     if (!c->dev_jwt_secret[0])
-      return hx_err_set(err, HX_ECONFIG, "DEV_JWT_SECRET must be set when AUTH_PROVIDER=dev");
+      return hx_err_set(err, HX_ECONFIG, "DEV_JWT_SECRET must not be empty when AUTH_PROVIDER=dev");
   } else {
     return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=supabase (RS256 via SUPABASE_JWKS_URL) is not implemented in this build");
   }
 
   INT("OUTBOX_DISPATCH_INTERVAL_MS", 500, 1, 600000, outbox_interval_ms);
   INT("HEIMDEX_OUTBOX_BATCH", 100, 1, 10000, outbox_batch);
-  if ((rc = get_bool("ENABLE_PG", 0, &c->enable_pg, err))) return rc;
-  if ((rc = get_bool("ENABLE_REDIS", 0, &c->enable_redis, err))) return rc;
-  if ((rc = get_bool("ENABLE_QDRANT", 0, &c->enable_qdrant, err))) return rc;
-  if ((rc = get_bool("ENABLE_GCS", 0, &c->enable_gcs, err))) return rc;
-  /* the original clamps its probe settings to these ranges */
-  INT("PROBE_TIMEOUT_MS", 300, 50, 5000, probe_timeout_ms);
-  INT("PROBE_RETRIES", 2, 0, 5, probe_retries);
-  INT("PROBE_CACHE_SEC", 10, 0, 300, probe_cache_sec);
-  INT("PROBE_COOLDOWN_SEC", 30, 0, 600, probe_cooldown_sec);
+  /* PROBE_*: the original clamps out-of-range values instead of refusing them */
+  INT("PROBE_TIMEOUT_MS", 300, INT_MIN, INT_MAX, probe_timeout_ms);
+  INT("PROBE_RETRIES", 2, INT_MIN, INT_MAX, probe_retries);
+  INT("PROBE_CACHE_SEC", 10, INT_MIN, INT_MAX, probe_cache_sec);
+  INT("PROBE_COOLDOWN_SEC", 30, INT_MIN, INT_MAX, probe_cooldown_sec);
+#define CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))
+  c->probe_timeout_ms = CLAMP(c->probe_timeout_ms, 50, 5000);
+  c->probe_retries = CLAMP(c->probe_retries, 0, 5);
+  c->probe_cache_sec = CLAMP(c->probe_cache_sec, 1, 60);
+  c->probe_cooldown_sec = CLAMP(c->probe_cooldown_sec, 5, 300);
+#undef CLAMP
   INT("HEIMDEX_WORKERS", 2, 1, 256, workers);
   INT("HEIMDEX_WORKER_BATCH", 64, 1, 64, worker_batch);
   INT("HEIMDEX_HTTP_THREADS", 16, 1, 1024, http_threads);
@@ -126,6 +129,15 @@ int hx_config_load(hx_config *c, hx_err *err) {
   long vis;
   if ((rc = get_int("HEIMDEX_QUEUE_VISIBILITY_MS", 300000, 100, 86400000, &vis, err))) return rc;
   c->queue_visibility_ms = vis;
+  /* readiness checks what this deployment uses unless told otherwise */
+  if ((rc = get_bool("ENABLE_PG", c->use_pg, &c->enable_pg, err))) return rc;
+  if ((rc = get_bool("ENABLE_REDIS", c->redis_url[0] != '\0', &c->enable_redis, err))) return rc;
+  if ((rc = get_str("QDRANT_URL", "", c->qdrant_url, sizeof c->qdrant_url, err))) return rc;
+  if ((rc = get_bool("ENABLE_QDRANT", c->qdrant_url[0] != '\0', &c->enable_qdrant, err))) return rc;
+  if ((rc = get_bool("ENABLE_GCS", 0, &c->enable_gcs, err))) return rc;
+  if (c->enable_qdrant && !c->qdrant_url[0]) snprintf(c->qdrant_url, sizeof c->qdrant_url, "http://localhost:6333");
+  if (c->enable_redis && !c->redis_url[0]) snprintf(c->redis_url_probe, sizeof c->redis_url_probe, "redis://localhost:6379/0");
+  else snprintf(c->redis_url_probe, sizeof c->redis_url_probe, "%s", c->redis_url);
   if (c->redis_url[0] && !c->use_pg)
     return hx_err_set(err, HX_ECONFIG, "REDIS_URL needs the PostgreSQL ledger (DATABASE_URL or PGHOST): the embedded"
                                        " ledger serves one process");

@@ -18,13 +18,13 @@ typedef struct hx_config {
   char data_dir[512];         /* HEIMDEX_DATA_DIR (default ./data) */
   int vector_size;            /* VECTOR_SIZE (384) */
   char auth_provider[16];     /* AUTH_PROVIDER: dev | supabase */
-  char dev_jwt_secret[256];   /* DEV_JWT_SECRET */
+  char dev_jwt_secret[256];   /* DEV_JWT_SECRET (the original's default "local-dev-secret") */
   char auth_issuer[256];      /* AUTH_ISSUER */
   char auth_audience[256];    /* AUTH_AUDIENCE */
   char supabase_jwks_url[512];/* SUPABASE_JWKS_URL */
   int outbox_interval_ms;     /* OUTBOX_DISPATCH_INTERVAL_MS (500) */
   int outbox_batch;           /* HEIMDEX_OUTBOX_BATCH (100) */
-  int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_* (false in embedded mode) */
+  int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_*: default on for the backends in use */
   int probe_timeout_ms, probe_retries, probe_cache_sec, probe_cooldown_sec; /* PROBE_* */
   int workers;                /* HEIMDEX_WORKERS: worker threads (2) */
   int worker_batch;           /* HEIMDEX_WORKER_BATCH: messages a worker takes at once (64) */
@@ -38,6 +38,8 @@ typedef struct hx_config {
   char database_url[1024];    /* DATABASE_URL: PostgreSQL ledger ("" and no PGHOST: SQLite in the data dir) */
   int use_pg;                 /* DATABASE_URL or PGHOST set */
   char redis_url[512];        /* REDIS_URL: Redis Streams queue ("" = in-process) */
+  char redis_url_probe[512];  /* what /readyz pings: REDIS_URL, or the original's default when ENABLE_REDIS alone */
+  char qdrant_url[512];       /* QDRANT_URL */
   long queue_visibility_ms;   /* HEIMDEX_QUEUE_VISIBILITY_MS (300000): unacked deliveries are reclaimed after */
 } hx_config;
 

@@ -8,8 +8,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 secs="${1:-10}"
 out="$root/build-fuzz"
 mkdir -p "$out"
-cflags="$(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto libpq hiredis)"
-libs="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpq hiredis) -lpthread -lm"
+cflags="$(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl)"
+libs="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl) -lpthread -lm"
 srcs=$(find "$root/src" -name '*.c' ! -path '*/cli/main.c' | sort)
 # a part's extra libraries (src/*/module.cmake) are not needed by these targets' code paths
 fail=0

@@ -66,11 +66,54 @@ def test_dependency_restarts(binary):
         c.cleanup()
 
 
+def test_readyz(binary):
+    c = hx.Cluster(binary, apis=1, workers=1, env={"PROBE_CACHE_SEC": "1", "PROBE_COOLDOWN_SEC": "5",
+                                                   "PROBE_RETRIES": "2"}).start()
+    try:
+        st, r = c.req("GET", "/readyz")
+        check(st == 200 and r["ready"] is True and r["summary"] == "ok", "ready", st, r)
+        for dep in ("pg", "redis"):
+            d = r["deps"][dep]
+            check(d["enabled"] is True and d["skipped"] is False and d["ok"] is True and d["attempts"] == 1
+                  and d["reason"] is None and isinstance(d["latency_ms"], (int, float)), dep, d)
+        for dep in ("qdrant", "gcs"):
+            check(r["deps"][dep] == {"enabled": False, "skipped": True, "ok": None, "latency_ms": None,
+                                     "attempts": 0, "reason": "disabled"}, dep, r["deps"][dep])
+        check("ledger" not in r["embedded"] and "queue" not in r["embedded"], "no embedded ledger/queue", r)
+        c.redis.stop()
+        time.sleep(1.2)  # past PROBE_CACHE_SEC
+        st, r = c.req("GET", "/readyz")
+        d = r["deps"]["redis"]
+        check(st == 503 and r["ready"] is False and d["ok"] is False and d["attempts"] == 3 and d["reason"],
+              "redis down -> 503 after 3 attempts", st, r)
+        c.redis.start()
+        st, r = c.req("GET", "/readyz")
+        check(st == 503, "a failure is cached for the cooldown", st, r["deps"]["redis"])
+        time.sleep(5.2)
+        st, r = c.req("GET", "/readyz")
+        check(st == 200 and r["deps"]["redis"]["ok"] is True, "ready again after the cooldown", st, r)
+    finally:
+        c.cleanup()
+    # embedded, with Qdrant enabled but unreachable
+    s = hx.Server(binary, env={"ENABLE_QDRANT": "true", "QDRANT_URL": f"http://127.0.0.1:{hx.free_port()}",
+                               "PROBE_RETRIES": "0"}).start()
+    try:
+        st, r = s.req("GET", "/readyz")
+        d = r["deps"]["qdrant"]
+        check(st == 503 and d["ok"] is False and d["attempts"] == 1 and d["reason"].startswith("exception:"),
+              "qdrant down", st, d)
+        check(r["embedded"]["ledger"]["ok"] is True and r["embedded"]["queue"]["ok"] is True, "embedded parts", r)
+        check(r["deps"]["pg"]["reason"] == "disabled", "pg disabled in embedded mode", r)
+    finally:
+        s.cleanup()
+
+
 def main():
     a = hx.args()
     run = hx.Runner()
     run.run(test_worker_killed_midjob, a.bin)
     run.run(test_dependency_restarts, a.bin)
+    run.run(test_readyz, a.bin)
     run.finish()
 
 
