@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "http/server.h"
 #include "jobs/store.h"
+#include "api/ratelimit.h"
 #include "obs/probe.h"
 #include "util/config.h"
 #include "vstore/vstore.h"
@@ -21,6 +22,7 @@ typedef struct hx_app {
   hx_queue *queue;
   hx_dispatcher *disp;   /* NULL when this process does not dispatch */
   hx_probes *probes;     /* readiness of pg, redis, qdrant, gcs */
+  hx_ratelimit *limits;  /* per-org request limits by route class */
   double started_at;
 } hx_app;
 
@@ -28,6 +30,10 @@ extern const hx_route hx_api_routes[];
 
 /* Authenticate the request; on failure the response is already filled. */
 int hx_api_auth_or_reply(hx_app *app, hx_req *req, hx_resp *resp, hx_principal *who);
+
+/* Take a token of the caller's org for this route class; on refusal the
+ * response is already 429 with Retry-After. */
+int hx_api_rate_or_reply(hx_app *app, const hx_principal *who, hx_rl_class cls, hx_resp *resp);
 
 /* Create a job (job + event + outbox in one transaction, idempotent on its key)
  * and poke the dispatcher; replies 500/503 itself on failure. */

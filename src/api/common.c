@@ -1,7 +1,10 @@
 /* common.c - what every authenticated handler does: auth, job creation. */
 #include "api/app.h"
 #include "jobs/jobkey.h"
+#include "obs/metrics.h"
 #include "util/log.h"
+
+#include <math.h>
 
 #include <string.h>
 
@@ -11,6 +14,16 @@ int hx_api_auth_or_reply(hx_app *app, hx_req *req, hx_resp *resp, hx_principal *
   hx_resp_err(resp, &err);
   if (resp->status == 401)
     snprintf(resp->extra_header[0], sizeof resp->extra_header[0], "WWW-Authenticate: Bearer");
+  return -1;
+}
+
+int hx_api_rate_or_reply(hx_app *app, const hx_principal *who, hx_rl_class cls, hx_resp *resp) {
+  double wait = 0;
+  if (!app->limits || hx_ratelimit_take(app->limits, who->org_id, cls, hx_mono(), &wait)) return 0;
+  hx_metrics_rate_limited(hx_rl_class_name(cls));
+  hx_resp_detail(resp, 429, "Rate limit exceeded: %s requests are limited to %g per second per organization",
+                 hx_rl_class_name(cls), hx_ratelimit_rate(app->limits, cls));
+  snprintf(resp->extra_header[0], sizeof resp->extra_header[0], "Retry-After: %ld", (long)ceil(wait));
   return -1;
 }
 

@@ -8,7 +8,33 @@
  */
 #include "api/app.h"
 #include "api/handlers.h"
+#include "obs/metrics.h"
 #include "util/log.h"
+
+void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
+  hx_app *app = a;
+  hx_metrics_gauges g = {.uptime_s = hx_now() - app->started_at};
+  hx_ledger_stats ls = {0};
+  hx_err err = {0};
+  if (app->ledger->ops->stats(app->ledger, &ls, &err) == 0) {
+    g.outbox_unsent = ls.outbox_unsent;
+    g.outbox_oldest_age_s = ls.outbox_oldest_age_s;
+    g.jobs_open = ls.jobs_open;
+  }
+  g.queue_depth = (long long)app->queue->ops->depth(app->queue);
+  size_t pts = 0;
+  if (app->vs->ops->total(app->vs, &pts, &err) == 0) g.vector_points = (long long)pts;
+  hx_buf b;
+  hx_buf_init(&b, (size_t)64 << 20);
+  if (hx_metrics_render(&g, &b)) {
+    hx_buf_release(&b);
+    hx_resp_detail(resp, 500, "metrics could not be rendered");
+    return;
+  }
+  resp->status = 200;
+  resp->raw = hx_buf_steal(&b, &resp->raw_len);
+  resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
 
 void hx_api_healthz(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
@@ -38,12 +64,12 @@ void hx_api_readyz(void *a, hx_req *req, hx_resp *resp) {
   json_t *embedded = json_object();
   hx_err err = {0};
   if (!app->cfg.use_pg) {
-    long long unsent = 0, open_jobs = 0;
+    hx_ledger_stats ls = {0};
     double t0 = hx_mono();
-    int ok = app->ledger->ops->stats(app->ledger, &unsent, &open_jobs, &err) == 0;
+    int ok = app->ledger->ops->stats(app->ledger, &ls, &err) == 0;
     json_t *e = local_dep(ok, (hx_mono() - t0) * 1000, ok ? NULL : "query_failed");
-    json_object_set_new(e, "outbox_unsent", json_integer(unsent));
-    json_object_set_new(e, "jobs_open", json_integer(open_jobs));
+    json_object_set_new(e, "outbox_unsent", json_integer(ls.outbox_unsent));
+    json_object_set_new(e, "jobs_open", json_integer(ls.jobs_open));
     json_object_set_new(embedded, "ledger", e);
     ready &= ok;
   }

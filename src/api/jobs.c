@@ -9,7 +9,7 @@
 void hx_api_jobs_create(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_principal who;
-  if (hx_api_auth_or_reply(app, req, resp, &who)) return;
+  if (hx_api_auth_or_reply(app, req, resp, &who) || hx_api_rate_or_reply(app, &who, HX_RL_JOBS, resp)) return;
   json_t *body = (req->body && req->body_len) ? hx_v_body(req, resp) : json_object(); /* all fields optional */
   if (!body) return;
   hx_v v;

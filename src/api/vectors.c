@@ -10,7 +10,7 @@
 void hx_api_vectors_mock(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_principal who;
-  if (hx_api_auth_or_reply(app, req, resp, &who)) return;
+  if (hx_api_auth_or_reply(app, req, resp, &who) || hx_api_rate_or_reply(app, &who, HX_RL_EMBED, resp)) return;
   json_t *body = hx_v_body(req, resp);
   if (!body) return;
   hx_v v;

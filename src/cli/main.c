@@ -102,6 +102,10 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   app.started_at = hx_now();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   app.probes = hx_probes_new(&app.cfg);
+  if (hx_ratelimit_new(&app.limits, &err)) {
+    hx_probes_free(app.probes);
+    return die_config(&err);
+  }
   if (!strcmp(app.cfg.dev_jwt_secret, "local-dev-secret"))
     hx_log(HX_LOG_WARN, "dev_jwt_secret_default",
            json_pack("{s:s}", "hint", "DEV_JWT_SECRET is the original's public default; set your own"));
@@ -158,6 +162,7 @@ out:
   hx_workers_stop(workers);
   close_stores(&app);
   hx_probes_free(app.probes);
+  hx_ratelimit_free(app.limits);
   curl_global_cleanup();
   if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);
   return rc;

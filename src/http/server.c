@@ -2,6 +2,7 @@
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/json.h"
+#include "obs/metrics.h"
 #include "util/log.h"
 #include "util/uuid.h"
 
@@ -121,7 +122,7 @@ static void set_request_id(struct MHD_Connection *c, hx_req *req) {
   }
 }
 
-static void route(hx_http *h, hx_req *req, hx_resp *resp) {
+static const char *route(hx_http *h, hx_req *req, hx_resp *resp) {
   char scratch[2048];
   int path_matched = 0;
   char allow[128] = "";
@@ -134,7 +135,7 @@ static void route(hx_http *h, hx_req *req, hx_resp *resp) {
       for (int i = 0; i < HX_ROUTE_MAX_PARAMS && req->params[i]; i++) req->params[i] = own[i] = strdup(req->params[i]);
       rt->handler(h->o.app, req, resp);
       for (int i = 0; i < HX_ROUTE_MAX_PARAMS; i++) free(own[i]);
-      return;
+      return rt->pattern;
     }
     path_matched = 1;
     if (strlen(allow) + strlen(rt->method) + 3 < sizeof allow) {
@@ -145,12 +146,14 @@ static void route(hx_http *h, hx_req *req, hx_resp *resp) {
   if (path_matched) {
     snprintf(resp->extra_header[0], sizeof resp->extra_header[0], "Allow: %s", allow);
     hx_resp_detail(resp, 405, "Method Not Allowed");
-  } else {
-    hx_resp_detail(resp, 404, "Not Found");
+    return "method_not_allowed";
   }
+  hx_resp_detail(resp, 404, "Not Found");
+  return "unmatched";
 }
 
-static void access_log(hx_req *req, int status, double t0) {
+static void access_log(hx_req *req, const char *pattern, int status, double t0) {
+  hx_metrics_http(pattern, req->method, status, hx_mono() - t0);
   hx_log(HX_LOG_INFO, "http_request",
          json_pack("{s:s,s:s,s:i,s:f,s:s}", "method", req->method, "path", req->path, "status_code", status,
                    "duration_ms", (hx_mono() - t0) * 1000.0, "request_id", req->request_id));
@@ -177,6 +180,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   }
   hx_req req = {.method = method, .path = url, .conn = c};
   hx_resp resp = {.status = 500};
+  const char *pattern = "too_large";
   set_request_id(c, &req);
   if (cc->too_big) {
     hx_resp_detail(&resp, 413, "Request body too large (limit %ld bytes)", h->o.max_body);
@@ -185,10 +189,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   } else {
     req.body = cc->body.data;
     req.body_len = cc->body.len;
-    route(h, &req, &resp);
+    pattern = route(h, &req, &resp);
   }
   enum MHD_Result ret = send_resp(c, &req, &resp);
-  access_log(&req, resp.status, cc->t0);
+  access_log(&req, pattern, resp.status, cc->t0);
   json_decref(resp.json);
   free(resp.raw);
   return ret;

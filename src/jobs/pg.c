@@ -473,18 +473,21 @@ static int pg_recover(hx_ledger *l, size_t *n, hx_err *err) {
   return 0;
 }
 
-static int pg_stats(hx_ledger *l, long long *outbox_unsent, long long *jobs_open, hx_err *err) {
+static int pg_stats(hx_ledger *l, hx_ledger_stats *out, hx_err *err) {
   pg_ledger *p = PG(l);
   PGconn *c = pool_get(p, err);
   if (!c) return HX_EDB;
   int rc = 0;
   PGresult *r = q(c, err, "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
-                          " (SELECT count(*) FROM job WHERE status IN ('queued','running'))", 0, NULL);
+                          " (SELECT count(*) FROM job WHERE status IN ('queued','running')),"
+                          " COALESCE(extract(epoch from NOW() - (SELECT min(created_at) FROM outbox WHERE sent_at IS NULL)), 0)",
+                  0, NULL);
   if (!r) {
     rc = HX_EDB;
   } else {
-    *outbox_unsent = atoll(PQgetvalue(r, 0, 0));
-    *jobs_open = atoll(PQgetvalue(r, 0, 1));
+    out->outbox_unsent = atoll(PQgetvalue(r, 0, 0));
+    out->jobs_open = atoll(PQgetvalue(r, 0, 1));
+    out->outbox_oldest_age_s = atof(PQgetvalue(r, 0, 2));
     PQclear(r);
   }
   pool_put(p, c);

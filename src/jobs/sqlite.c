@@ -418,15 +418,17 @@ static int sq_recover(hx_ledger *l, size_t *n, hx_err *err) {
   return rc;
 }
 
-static int sq_stats(hx_ledger *l, long long *outbox_unsent, long long *jobs_open, hx_err *err) {
+static int sq_stats(hx_ledger *l, hx_ledger_stats *out, hx_err *err) {
   sqlite3 *db = hx_sqlw_reader_get(SQ(l)->w);
   int rc = 0;
   sqlite3_stmt *st = hx_sql_prep(db,
-      "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL), (SELECT count(*) FROM job WHERE status IN ('queued','running'))", err);
+      "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL), (SELECT count(*) FROM job WHERE status IN ('queued','running')),"
+      " (SELECT min(created_at) FROM outbox WHERE sent_at IS NULL)", err);
   if (!st || sqlite3_step(st) != SQLITE_ROW) rc = hx_sql_err(db, err, "stats");
   else {
-    *outbox_unsent = sqlite3_column_int64(st, 0);
-    *jobs_open = sqlite3_column_int64(st, 1);
+    out->outbox_unsent = sqlite3_column_int64(st, 0);
+    out->jobs_open = sqlite3_column_int64(st, 1);
+    out->outbox_oldest_age_s = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : hx_now() - sqlite3_column_double(st, 2);
   }
   hx_sql_done(st);
   hx_sqlw_reader_put(SQ(l)->w, db);

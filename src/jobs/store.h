@@ -77,6 +77,12 @@ typedef struct hx_job_outcome {
   double not_before;
 } hx_job_outcome;
 
+typedef struct hx_ledger_stats {
+  long long outbox_unsent;       /* outbox rows not yet published */
+  double outbox_oldest_age_s;    /* age of the oldest of them, 0 when none */
+  long long jobs_open;           /* queued or running */
+} hx_ledger_stats;
+
 typedef struct hx_ledger_ops {
   void (*close)(hx_ledger *l);
   int (*create)(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err);
@@ -103,8 +109,8 @@ typedef struct hx_ledger_ops {
    * dispatcher re-delivers them. Backends shared by many processes recover
    * through the queue's reclaim instead and do nothing here. */
   int (*recover)(hx_ledger *l, size_t *n, hx_err *err);
-  /* Counts by status (for /readyz and tests): unsent outbox rows, jobs not terminal. */
-  int (*stats)(hx_ledger *l, long long *outbox_unsent, long long *jobs_open, hx_err *err);
+  /* Counts for /readyz and /metrics. */
+  int (*stats)(hx_ledger *l, hx_ledger_stats *out, hx_err *err);
 } hx_ledger_ops;
 
 struct hx_ledger { const hx_ledger_ops *ops; };

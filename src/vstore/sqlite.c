@@ -157,13 +157,24 @@ static int ss_count(hx_vstore *s, const char *coll, const char *org, size_t *n, 
   return rc;
 }
 
+static int ss_total(hx_vstore *s, size_t *n, hx_err *err) {
+  sqlite3 *db = hx_sqlw_reader_get(SS(s)->w);
+  int rc = 0;
+  sqlite3_stmt *st = hx_sql_prep(db, "SELECT count(*) FROM points", err);
+  if (!st || sqlite3_step(st) != SQLITE_ROW) rc = hx_sql_err(db, err, "count points");
+  else *n = (size_t)sqlite3_column_int64(st, 0);
+  hx_sql_done(st);
+  hx_sqlw_reader_put(SS(s)->w, db);
+  return rc;
+}
+
 static void ss_close(hx_vstore *s) {
   if (!s) return;
   hx_sqlw_close(SS(s)->w);
   free(s);
 }
 
-static const hx_vstore_ops sqlite_ops = {ss_close, ss_ensure, ss_upsert, ss_get, ss_del, ss_count};
+static const hx_vstore_ops sqlite_ops = {ss_close, ss_ensure, ss_upsert, ss_get, ss_del, ss_count, ss_total};
 
 int hx_vstore_open_sqlite(const char *path, int sync, hx_vstore **out, hx_err *err) {
   sq_store *s = calloc(1, sizeof *s);

@@ -37,6 +37,8 @@ typedef struct hx_vstore_ops {
   int (*del)(hx_vstore *s, const char *coll, const char *org, const hx_uuid *ids, size_t n, size_t *deleted,
              hx_err *err);
   int (*count)(hx_vstore *s, const char *coll, const char *org, size_t *n, hx_err *err);
+  /* Points of every tenant (for /metrics). */
+  int (*total)(hx_vstore *s, size_t *n, hx_err *err);
 } hx_vstore_ops;
 
 struct hx_vstore { const hx_vstore_ops *ops; };

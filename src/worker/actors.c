@@ -7,6 +7,7 @@
  */
 #include "worker/actors.h"
 #include "embed/mock.h"
+#include "obs/metrics.h"
 #include "util/log.h"
 #include "vstore/pointid.h"
 
@@ -57,6 +58,7 @@ static void mock_embedding_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
       continue;
     }
     hx_run_step(r, "generating", 30);
+    double t0 = hx_mono();
     mock_point *p = &pts[np];
     uint32_t seed;
     float *v = malloc((size_t)dim * sizeof *v);
@@ -72,6 +74,7 @@ static void mock_embedding_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
     p->payload = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "org_id", org, "asset_id", asset, "segment_id", seg,
                            "model", HX_MOCK_MODEL, "model_ver", HX_MOCK_MODEL_VER, "text", text);
     vp[np] = (hx_vpoint){p->id, v, dim, p->payload};
+    hx_metrics_embedding(HX_MOCK_MODEL, "success", hx_mono() - t0);
     which[np++] = i;
     hx_run_step(r, "upserting", 60);
   }
@@ -119,9 +122,16 @@ out:
 
 /* ---- process_mock ---- */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {}
+/* Sleep ms, waking early (returning 1) when shutdown starts. */
+static int sleep_ms(const hx_actor_ctx *ctx, int ms) {
+  double until = hx_mono() + ms / 1000.0;
+  while (hx_mono() < until) {
+    if (atomic_load(ctx->stopping)) return 1;
+    double left = until - hx_mono();
+    struct timespec ts = {0, (long)((left < 0.05 ? left : 0.05) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
 }
 
 static void process_mock_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
@@ -140,7 +150,11 @@ static void process_mock_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
         failed = 1;
         break;
       }
-      sleep_ms(dur[s]);
+      if (sleep_ms(ctx, dur[s])) {
+        r->interrupted = 1;   /* handed back: recovered at restart or reclaimed by another worker */
+        failed = 1;
+        break;
+      }
       elapsed += dur[s];
       pct = total ? (int)(elapsed * 100 / total) : 100;
       ctx->ledger->ops->progress(ctx->ledger, r->msg->job_id, stages[s], pct);

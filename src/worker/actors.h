@@ -9,6 +9,8 @@
 #ifndef HX_WORKER_ACTORS_H
 #define HX_WORKER_ACTORS_H
 
+#include <stdatomic.h>
+
 #include "jobs/store.h"
 #include "util/config.h"
 #include "vstore/vstore.h"
@@ -19,6 +21,7 @@ typedef struct hx_actor_ctx {
   const hx_config *cfg;
   hx_ledger *ledger;
   hx_vstore *vs;
+  const atomic_int *stopping;   /* set at shutdown: long actors stop early and set run->interrupted */
 } hx_actor_ctx;
 
 typedef struct hx_run {
@@ -27,6 +30,7 @@ typedef struct hx_run {
   /* outcome */
   int ok;
   int retryable;
+  int interrupted;        /* stopped by shutdown: no outcome is recorded, the job is resumed later */
   json_t *result;         /* owned */
   char error[512];
   hx_job_step steps[HX_RUN_MAX_STEPS];

@@ -1,6 +1,7 @@
 /* workers.c - worker threads: pop a batch, start, run actors, record outcomes. */
 #include "worker/actors.h"
 #include "worker/worker.h"
+#include "obs/metrics.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -31,44 +32,56 @@ long hx_retry_delay_ms(const hx_config *cfg, int attempt) {
 }
 
 /* Record outcomes of runs[0..n) and re-queue the retries. */
-static void record(hx_workers *w, hx_run *runs, size_t n) {
-  hx_job_outcome *oc = calloc(n, sizeof *oc);
-  if (!oc) return; /* job stays running: recovery at restart picks it up */
-  for (size_t i = 0; i < n; i++) {
-    hx_run *r = &runs[i];
+/* Record outcomes of runs[0..n), re-queue the retries, dead-letter the final
+ * failures and ack the deliveries. Interrupted runs (shutdown) record nothing
+ * and are not acked: they run again later. */
+static void record(hx_workers *w, hx_run *all, size_t nall) {
+  hx_run **runs = calloc(nall ? nall : 1, sizeof *runs);
+  hx_job_outcome *oc = calloc(nall ? nall : 1, sizeof *oc);
+  size_t n = 0;
+  if (!runs || !oc) goto out; /* jobs stay running: recovered at restart / reclaimed */
+  for (size_t i = 0; i < nall; i++) {
+    hx_run *r = &all[i];
+    if (r->interrupted) continue;
     int retry = !r->ok && r->retryable && r->attempt < w->ctx.cfg->job_max_retries + 1;
-    oc[i] = (hx_job_outcome){.job_id = r->msg->job_id, .steps = r->steps, .nsteps = r->nsteps, .ok = r->ok,
+    oc[n] = (hx_job_outcome){.job_id = r->msg->job_id, .steps = r->steps, .nsteps = r->nsteps, .ok = r->ok,
                              .result = r->result, .error = r->ok ? NULL : r->error, .retry = retry};
-    if (retry) oc[i].not_before = hx_now() + hx_retry_delay_ms(w->ctx.cfg, r->attempt) / 1000.0;
+    if (retry) oc[n].not_before = hx_now() + hx_retry_delay_ms(w->ctx.cfg, r->attempt) / 1000.0;
+    runs[n++] = r;
   }
+  if (n == 0) goto out;
   hx_err err = {0};
   if (w->ctx.ledger->ops->finish(w->ctx.ledger, oc, n, &err)) {
     hx_log(HX_LOG_ERROR, "job_finish_failed", json_pack("{s:s}", "error", err.msg));
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      hx_run *r = &runs[i];
-      json_t *f = json_pack("{s:s,s:s,s:i}", "job_id", r->msg->job_id, "task", r->msg->task_name, "attempt", r->attempt);
-      if (r->ok) {
-        hx_log(HX_LOG_DEBUG, "job_completed", f);
-      } else {
-        json_object_set_new(f, "error", json_string(r->error));
-        json_object_set_new(f, "retry", json_boolean(oc[i].retry));
-        hx_log(oc[i].retry ? HX_LOG_WARN : HX_LOG_ERROR, oc[i].retry ? "job_retry_scheduled" : "job_failed", f);
-      }
-      if (oc[i].retry) {
-        hx_job_msg again = *r->msg;
-        again.not_before = oc[i].not_before;
-        again.reclaimed = 0;
-        hx_err perr = {0};
-        if (w->queue->ops->push(w->queue, &again, &perr))
-          hx_log(HX_LOG_ERROR, "retry_publish_failed", json_pack("{s:s,s:s}", "job_id", r->msg->job_id, "error", perr.msg));
-      } else if (!r->ok) {
-        w->queue->ops->dead(w->queue, r->msg, r->error);
-      }
-    }
-    /* effects and outcome are committed: the deliveries can go */
-    for (size_t i = 0; i < n; i++) w->queue->ops->ack(w->queue, runs[i].msg, 1);
+    goto out;
   }
+  for (size_t i = 0; i < n; i++) {
+    hx_run *r = runs[i];
+    json_t *f = json_pack("{s:s,s:s,s:i}", "job_id", r->msg->job_id, "task", r->msg->task_name, "attempt", r->attempt);
+    hx_metrics_job(r->msg->task_name, r->ok ? "succeeded" : oc[i].retry ? "retried" : "failed");
+    if (r->ok) {
+      hx_log(HX_LOG_DEBUG, "job_completed", f);
+    } else {
+      json_object_set_new(f, "error", json_string(r->error));
+      json_object_set_new(f, "retry", json_boolean(oc[i].retry));
+      hx_log(oc[i].retry ? HX_LOG_WARN : HX_LOG_ERROR, oc[i].retry ? "job_retry_scheduled" : "job_failed", f);
+    }
+    if (oc[i].retry) {
+      hx_job_msg again = *r->msg;
+      again.not_before = oc[i].not_before;
+      again.reclaimed = 0;
+      hx_err perr = {0};
+      if (w->queue->ops->push(w->queue, &again, &perr))
+        hx_log(HX_LOG_ERROR, "retry_publish_failed", json_pack("{s:s,s:s}", "job_id", r->msg->job_id, "error", perr.msg));
+    } else if (!r->ok) {
+      hx_metrics_dead_letter(r->msg->task_name);
+      w->queue->ops->dead(w->queue, r->msg, r->error);
+    }
+    /* effects and outcome are committed: the delivery can go */
+    w->queue->ops->ack(w->queue, r->msg, 1);
+  }
+out:
+  free(runs);
   free(oc);
 }
 
@@ -148,7 +161,7 @@ int hx_workers_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_vstore 
                      hx_workers **out, hx_err *err) {
   hx_workers *w = calloc(1, sizeof *w);
   if (!w) return hx_err_set(err, HX_ENOMEM, "out of memory");
-  w->ctx = (hx_actor_ctx){cfg, l, vs};
+  w->ctx = (hx_actor_ctx){cfg, l, vs, &w->stopping};
   w->queue = q;
   w->threads = calloc((size_t)nthreads, sizeof *w->threads);
   for (int i = 0; i < nthreads; i++) {

@@ -73,11 +73,12 @@ static void test_create_race(void **st) {
     created += rs[i].created;
   }
   assert_int_equal(created, 1);
-  long long unsent, open;
+  hx_ledger_stats ls;
   hx_err err = {0};
-  assert_int_equal(l->ops->stats(l, &unsent, &open, &err), 0);
-  assert_int_equal(unsent, 1);
-  assert_int_equal(open, 1);
+  assert_int_equal(l->ops->stats(l, &ls, &err), 0);
+  assert_int_equal(ls.outbox_unsent, 1);
+  assert_int_equal(ls.jobs_open, 1);
+  assert_true(ls.outbox_oldest_age_s >= 0 && ls.outbox_oldest_age_s < 60);
   hx_ledger_close(l);
 }
 
@@ -161,9 +162,9 @@ static void test_lifecycle(void **st) {
   assert_string_equal(v.status, "failed");
   assert_string_equal(v.error, "boom again");
   hx_job_view_release(&v);
-  long long unsent, open;
-  assert_int_equal(l->ops->stats(l, &unsent, &open, &err), 0);
-  assert_int_equal(open, 0);
+  hx_ledger_stats ls;
+  assert_int_equal(l->ops->stats(l, &ls, &err), 0);
+  assert_int_equal(ls.jobs_open, 0);
   hx_ledger_close(l);
 
   /* the raw request is gone once jobs end */
