@@ -13,6 +13,8 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@ static const char USAGE[] =
     "            --org ORG --user USER [--role R] [--minutes N (default 60)]\n"
     "  migrate   create or upgrade the schemas (data directory, PostgreSQL) and exit\n"
     "            --data DIR\n"
+    "  config    print the effective configuration (secrets masked)\n"
+    "  doctor    check the configuration, data dir and each dependency\n"
     "  version   print the version\n"
     "\n"
     "Configuration comes from the environment; see README.md.\n";
@@ -220,6 +224,74 @@ static int cmd_token(int argc, char **argv) {
   return 0;
 }
 
+static int cmd_config(int argc, char **argv) {
+  if (parse_common(argc, argv, NULL, NULL)) return 2;
+  hx_config cfg;
+  hx_err err = {0};
+  if (hx_config_load(&cfg, &err)) return die_config(&err);
+  json_t *j = hx_config_json(&cfg);
+  char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+  puts(s);
+  free(s);
+  json_decref(j);
+  return 0;
+}
+
+/* One line per check; exit 1 if any failed. */
+static int doctor_line(const char *what, int ok, const char *detail) {
+  printf("%-14s %s%s%s\n", what, ok ? "ok" : "FAIL", detail && *detail ? "  " : "", detail ? detail : "");
+  return ok ? 0 : 1;
+}
+
+static int cmd_doctor(int argc, char **argv) {
+  if (parse_common(argc, argv, NULL, NULL)) return 2;
+  hx_app app = {0};
+  hx_err err = {0};
+  int bad = 0;
+  if (hx_config_load(&app.cfg, &err)) {
+    doctor_line("config", 0, err.msg);
+    return 1;
+  }
+  hx_log_setup("doctor", app.cfg.env, HX_LOG_ERROR);
+  doctor_line("config", 1, NULL);
+  char path[600], detail[700];
+  snprintf(path, sizeof path, "%s/.doctor-write-test", app.cfg.data_dir);
+  int fd = (mkdir(app.cfg.data_dir, 0700) == 0 || errno == EEXIST) ? open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600) : -1;
+  int wok = fd >= 0 && write(fd, "ok", 2) == 2 && fsync(fd) == 0;
+  if (fd >= 0) close(fd);
+  unlink(path);
+  snprintf(detail, sizeof detail, "%s%s%s", app.cfg.data_dir, wok ? "" : ": ", wok ? "" : strerror(errno));
+  bad |= doctor_line("data dir", wok, detail);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  char reason[64] = "";
+  if (app.cfg.use_pg) {
+    int ok = hx_probe_pg_once(app.cfg.database_url, 3000, reason);
+    bad |= doctor_line("postgresql", ok, ok ? NULL : reason);
+    if (ok) {
+      hx_ledger *l = NULL;
+      ok = hx_ledger_open_pg(app.cfg.database_url, &l, &err) == 0;
+      hx_ledger_close(l);
+      bad |= doctor_line("schema", ok, ok ? NULL : err.msg);
+    }
+  } else {
+    hx_ledger *l = NULL;
+    snprintf(path, sizeof path, "%s/ledger.db", app.cfg.data_dir);
+    int ok = hx_ledger_open_sqlite(path, 1, &l, &err) == 0;
+    hx_ledger_close(l);
+    bad |= doctor_line("ledger", ok, ok ? path : err.msg);
+  }
+  if (app.cfg.redis_url[0]) {
+    int ok = hx_probe_redis_once(app.cfg.redis_url, 3000, reason);
+    bad |= doctor_line("redis", ok, ok ? NULL : reason);
+  }
+  if (app.cfg.qdrant_url[0]) {
+    int ok = hx_probe_http_once(app.cfg.qdrant_url, 3000, reason);
+    bad |= doctor_line("qdrant", ok, ok ? NULL : reason);
+  }
+  curl_global_cleanup();
+  return bad ? 1 : 0;
+}
+
 static int cmd_migrate(int argc, char **argv) {
   if (parse_common(argc, argv, NULL, NULL)) return 2;
   hx_app app = {0};
@@ -254,6 +326,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
   if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
+  if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
+  if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
   if (!strcmp(cmd, "migrate")) return cmd_migrate(argc - 1, argv + 1);
   fprintf(stderr, "heimdex: unknown command '%s'\n\n%s", cmd, USAGE);

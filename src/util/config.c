@@ -2,6 +2,8 @@
 #include "util/config.h"
 #include "util/log.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -37,6 +39,43 @@ static int get_bool(const char *name, int def, int *out, hx_err *err) {
   if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) { *out = 1; return 0; }
   if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) { *out = 0; return 0; }
   return hx_err_set(err, HX_ECONFIG, "%s=%s is not a boolean (true/false)", name, v);
+}
+
+/* scheme://user:password@host -> scheme://user:***@host */
+static json_t *masked_url(const char *url) {
+  const char *scheme = strstr(url, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  if (!at) return json_string(url);
+  const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+  if (!colon) return json_string(url);
+  char buf[1100];
+  snprintf(buf, sizeof buf, "%.*s:***%s", (int)(colon - url), url, at);
+  return json_string(buf);
+}
+
+json_t *hx_config_json(const hx_config *c) {
+  static const char *const levels[] = {"debug", "info", "warn", "error"};
+  char listen[96], stages[64];
+  snprintf(listen, sizeof listen, "%s:%d", c->listen_host, c->listen_port);
+  snprintf(stages, sizeof stages, "%d,%d,%d", c->mock_stage_ms[0], c->mock_stage_ms[1], c->mock_stage_ms[2]);
+  json_t *o = json_pack(
+      "{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:i,s:i,s:i,s:s,"
+      "s:b,s:s,s:I,s:s,s:s}",
+      "HEIMDEX_ENV", c->env, "HEIMDEX_LISTEN", listen, "HEIMDEX_DATA_DIR", c->data_dir, "VECTOR_SIZE", c->vector_size,
+      "AUTH_PROVIDER", c->auth_provider, "DEV_JWT_SECRET", c->dev_jwt_secret[0] ? "***" : "", "AUTH_ISSUER",
+      c->auth_issuer, "AUTH_AUDIENCE", c->auth_audience, "SUPABASE_JWKS_URL", c->supabase_jwks_url,
+      "OUTBOX_DISPATCH_INTERVAL_MS", c->outbox_interval_ms, "HEIMDEX_OUTBOX_BATCH", c->outbox_batch, "ENABLE_PG",
+      c->enable_pg, "ENABLE_REDIS", c->enable_redis, "ENABLE_QDRANT", c->enable_qdrant, "ENABLE_GCS", c->enable_gcs,
+      "PROBE_TIMEOUT_MS", c->probe_timeout_ms, "PROBE_RETRIES", c->probe_retries, "PROBE_CACHE_SEC", c->probe_cache_sec,
+      "PROBE_COOLDOWN_SEC", c->probe_cooldown_sec, "HEIMDEX_WORKERS", c->workers, "HEIMDEX_WORKER_BATCH",
+      c->worker_batch, "HEIMDEX_HTTP_THREADS", c->http_threads, "HEIMDEX_MAX_BODY_BYTES", (json_int_t)c->max_body_bytes,
+      "HEIMDEX_JOB_MAX_RETRIES", c->job_max_retries, "HEIMDEX_RETRY_MIN_MS", c->retry_min_ms, "HEIMDEX_RETRY_MAX_MS",
+      c->retry_max_ms, "HEIMDEX_MOCK_STAGE_MS", stages, "HEIMDEX_SYNC", c->sync_commit, "HEIMDEX_LOG_LEVEL",
+      levels[c->log_level & 3], "HEIMDEX_QUEUE_VISIBILITY_MS", (json_int_t)c->queue_visibility_ms, "QDRANT_URL",
+      c->qdrant_url, "ledger", c->use_pg ? "postgresql" : "sqlite");
+  json_object_set_new(o, "DATABASE_URL", masked_url(c->database_url));
+  json_object_set_new(o, "REDIS_URL", masked_url(c->redis_url));
+  json_object_set_new(o, "queue", json_string(c->redis_url[0] ? "redis" : "inproc"));
+  return o;
 }
 
 #define INT(name, def, lo, hi, field)                         \

@@ -45,4 +45,9 @@ typedef struct hx_config {
 
 int hx_config_load(hx_config *c, hx_err *err);
 
+/* The effective configuration as JSON, secrets masked ("***", URL passwords
+ * replaced). A new reference. */
+struct json_t;
+struct json_t *hx_config_json(const hx_config *c);
+
 #endif

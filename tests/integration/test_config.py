@@ -68,11 +68,29 @@ def test_cli_usage(binary):
     check(r.returncode == 0 and r.stdout.startswith("heimdex "), "version", r.stdout)
 
 
+def test_config_and_doctor(binary):
+    r = run(binary, {"DEV_JWT_SECRET": "sup3r-secret", "DATABASE_URL": "postgresql://u:pw-123@127.0.0.1:1/x",
+                     "REDIS_URL": "redis://:redispw@127.0.0.1:1/0"}, "config")
+    check(r.returncode == 0, "config runs", r.stderr)
+    import json
+    cfg = json.loads(r.stdout)
+    check("sup3r-secret" not in r.stdout and "pw-123" not in r.stdout and "redispw" not in r.stdout,
+          "secrets masked", r.stdout)
+    check(cfg["DEV_JWT_SECRET"] == "***" and cfg["DATABASE_URL"] == "postgresql://u:***@127.0.0.1:1/x"
+          and cfg["ledger"] == "postgresql" and cfg["queue"] == "redis" and cfg["VECTOR_SIZE"] == 384, "values", cfg)
+    r = run(binary, {}, "doctor")
+    check(r.returncode == 0 and "data dir" in r.stdout and "FAIL" not in r.stdout, "doctor ok", r.stdout, r.stderr)
+    r = run(binary, {"DATABASE_URL": f"postgresql://u@127.0.0.1:{hx.free_port()}/x"}, "doctor")
+    check(r.returncode == 1 and "postgresql" in r.stdout and "FAIL" in r.stdout, "doctor finds a dead PostgreSQL",
+          r.stdout)
+
+
 def main():
     a = hx.args()
     run_ = hx.Runner()
     run_.run(test_bad_config, a.bin)
     run_.run(test_cli_usage, a.bin)
+    run_.run(test_config_and_doctor, a.bin)
     run_.finish()
 
 
