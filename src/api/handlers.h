@@ -7,6 +7,8 @@
 void hx_api_healthz(void *a, hx_req *req, hx_resp *resp);
 void hx_api_readyz(void *a, hx_req *req, hx_resp *resp);
 void hx_api_metrics(void *a, hx_req *req, hx_resp *resp);
+void hx_api_openapi(void *a, hx_req *req, hx_resp *resp);
+void hx_api_docs(void *a, hx_req *req, hx_resp *resp);
 void hx_api_jobs_create(void *a, hx_req *req, hx_resp *resp);
 void hx_api_jobs_get(void *a, hx_req *req, hx_resp *resp);
 void hx_api_vectors_mock(void *a, hx_req *req, hx_resp *resp);

@@ -11,6 +11,9 @@
 #include "obs/metrics.h"
 #include "util/log.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_metrics_gauges g = {.uptime_s = hx_now() - app->started_at};
@@ -34,6 +37,30 @@ void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
   resp->status = 200;
   resp->raw = hx_buf_steal(&b, &resp->raw_len);
   resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* docs/openapi.json and docs/api.html, embedded at build time (CMakeLists.txt) */
+extern const unsigned char hx_doc_openapi_json[], hx_doc_api_html[];
+extern const unsigned long hx_doc_openapi_json_len, hx_doc_api_html_len;
+
+static void raw(hx_resp *resp, const unsigned char *data, unsigned long len, const char *type) {
+  resp->status = 200;
+  resp->raw = malloc(len + 1);
+  if (!resp->raw) {
+    hx_resp_detail(resp, 500, "out of memory");
+    return;
+  }
+  memcpy(resp->raw, data, len);
+  resp->raw_len = len;
+  resp->content_type = type;
+}
+
+void hx_api_openapi(void *a, hx_req *req, hx_resp *resp) {
+  raw(resp, hx_doc_openapi_json, hx_doc_openapi_json_len, "application/json");
+}
+
+void hx_api_docs(void *a, hx_req *req, hx_resp *resp) {
+  raw(resp, hx_doc_api_html, hx_doc_api_html_len, "text/html; charset=utf-8");
 }
 
 void hx_api_healthz(void *a, hx_req *req, hx_resp *resp) {

@@ -6,6 +6,8 @@ const hx_route hx_api_routes[] = {
     {"GET", "/healthz", hx_api_healthz},
     {"GET", "/readyz", hx_api_readyz},
     {"GET", "/metrics", hx_api_metrics},
+    {"GET", "/openapi.json", hx_api_openapi},
+    {"GET", "/docs", hx_api_docs},
     {"POST", "/jobs", hx_api_jobs_create},
     {"GET", "/jobs/{job_id}", hx_api_jobs_get},
     {"POST", "/vectors/mock", hx_api_vectors_mock},
