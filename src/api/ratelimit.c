@@ -1,5 +1,6 @@
 /* ratelimit.c - token buckets in an open-addressing table keyed by (org, class). */
 #include "api/ratelimit.h"
+#include "util/rpool.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@ typedef struct {
 
 struct hx_ratelimit {
   double rate[HX_RL_NCLASSES], burst[HX_RL_NCLASSES];
+  hx_rpool *redis;        /* shared buckets, or NULL */
   pthread_mutex_t mu;
   bucket *t;
   size_t used;
@@ -30,9 +32,16 @@ static const char *const ENVS[HX_RL_NCLASSES] = {"HEIMDEX_RATE_LIMIT_EMBED", "HE
 const char *hx_rl_class_name(hx_rl_class cls) { return NAMES[cls]; }
 double hx_ratelimit_rate(const hx_ratelimit *r, hx_rl_class cls) { return r->rate[cls]; }
 
-int hx_ratelimit_new(hx_ratelimit **out, hx_err *err) {
+int hx_ratelimit_new(const char *redis_url, hx_ratelimit **out, hx_err *err) {
   hx_ratelimit *r = calloc(1, sizeof *r);
   if (!r) return hx_err_set(err, HX_ENOMEM, "out of memory");
+  if (redis_url && *redis_url) {
+    int rc = hx_rpool_new(redis_url, 500, 500, &r->redis, err);
+    if (rc) {
+      free(r);
+      return rc;
+    }
+  }
   for (int c = 0; c < HX_RL_NCLASSES; c++) {
     const char *v = getenv(ENVS[c]);
     if (!v || !*v) continue;
@@ -60,6 +69,7 @@ int hx_ratelimit_new(hx_ratelimit **out, hx_err *err) {
 
 void hx_ratelimit_free(hx_ratelimit *r) {
   if (!r) return;
+  hx_rpool_free(r->redis);
   pthread_mutex_destroy(&r->mu);
   free(r->t);
   free(r);
@@ -93,8 +103,46 @@ static void compact(hx_ratelimit *r, double now) {
   free(old);
 }
 
+static const char BUCKET_LUA[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+    "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local b = redis.call('HMGET', KEYS[1], 't', 'l')\n"
+    "local tokens = tonumber(b[1]) or burst\n"
+    "local last = tonumber(b[2]) or now\n"
+    "tokens = math.min(burst, tokens + math.max(0, now - last) * rate)\n"
+    "local ok = 0\n"
+    "if tokens >= 1 then tokens = tokens - 1; ok = 1 end\n"
+    "redis.call('HSET', KEYS[1], 't', tostring(tokens), 'l', tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)\n"
+    "return {ok, tostring(tokens)}\n";
+
+/* 1 allowed, 0 refused, -1 Redis unreachable */
+static int take_redis(hx_ratelimit *r, const char *org, hx_rl_class cls, double *retry_after_s) {
+  hx_err err = {0};
+  redisContext *c = hx_rpool_get(r->redis, &err);
+  if (!c) return -1;
+  char key[128], rate[32], burst[32];
+  snprintf(key, sizeof key, "heimdex:rl:%s:%s", NAMES[cls], org);
+  snprintf(rate, sizeof rate, "%.17g", r->rate[cls]);
+  snprintf(burst, sizeof burst, "%.17g", r->burst[cls]);
+  redisReply *rep = redisCommand(c, "EVAL %s 1 %s %s %s", BUCKET_LUA, key, rate, burst);
+  int out = -1;
+  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+    out = rep->element[0]->integer ? 1 : 0;
+    if (!out) *retry_after_s = (1 - atof(rep->element[1]->str)) / r->rate[cls];
+  }
+  if (rep) freeReplyObject(rep);
+  hx_rpool_put(r->redis, c);
+  return out;
+}
+
 int hx_ratelimit_take(hx_ratelimit *r, const char *org, hx_rl_class cls, double now, double *retry_after_s) {
   if (r->rate[cls] <= 0) return 1;
+  if (r->redis) {
+    int ok = take_redis(r, org, cls, retry_after_s);
+    return ok < 0 ? 1 : ok;   /* fail open */
+  }
   pthread_mutex_lock(&r->mu);
   if (r->used >= TABLE / 4 * 3) compact(r, now);
   size_t s = slot_of(org, (int)cls);

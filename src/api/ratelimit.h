@@ -5,8 +5,12 @@
  * (POST /jobs). Each is configured as HEIMDEX_RATE_LIMIT_<CLASS>="RATE,BURST"
  * (requests per second, bucket size); unset or 0 = unlimited. A request over
  * the limit gets 429 {"detail": "..."} with Retry-After (whole seconds).
- * Buckets live in this process (a limit applies per API process); idle full
- * buckets are dropped when the table grows past its cap.
+ * Without Redis the buckets live in this process (a limit applies per API
+ * process; idle full buckets are dropped when the table grows past its cap).
+ * With REDIS_URL they live in Redis (hash heimdex:rl:<class>:<org>, updated by
+ * one Lua script using Redis's clock), so all API processes share one limit;
+ * if Redis cannot be reached the request is let through (fail open) rather
+ * than refusing every tenant.
  */
 #ifndef HX_API_RATELIMIT_H
 #define HX_API_RATELIMIT_H
@@ -17,8 +21,9 @@ typedef enum { HX_RL_EMBED, HX_RL_SEARCH, HX_RL_UPLOAD, HX_RL_JOBS, HX_RL_NCLASS
 
 typedef struct hx_ratelimit hx_ratelimit;
 
-/* Reads HEIMDEX_RATE_LIMIT_*; HX_ECONFIG with a clear message on a bad value. */
-int hx_ratelimit_new(hx_ratelimit **out, hx_err *err);
+/* Reads HEIMDEX_RATE_LIMIT_*; HX_ECONFIG with a clear message on a bad value.
+ * redis_url: "" for process-local buckets. */
+int hx_ratelimit_new(const char *redis_url, hx_ratelimit **out, hx_err *err);
 void hx_ratelimit_free(hx_ratelimit *r);
 
 /* 1 = allowed; 0 = refused, *retry_after_s = seconds until a token is back. */

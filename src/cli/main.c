@@ -106,7 +106,7 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   app.started_at = hx_now();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   app.probes = hx_probes_new(&app.cfg);
-  if (hx_ratelimit_new(&app.limits, &err)) {
+  if (hx_ratelimit_new(app.cfg.redis_url, &app.limits, &err)) {
     hx_probes_free(app.probes);
     return die_config(&err);
   }

@@ -1,6 +1,7 @@
 /* probe.c - dependency probes with retries, backoff and dual-TTL caching. */
 #include "obs/probe.h"
 #include "util/log.h"
+#include "util/rpool.h"
 
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
@@ -71,48 +72,25 @@ out:
   return ok;
 }
 
-/* redis://[:password@]host[:port][/db] -> host, port, password */
-static int redis_addr(const char *url, char *host, size_t hcap, int *port, char *pw, size_t pcap) {
-  if (strncmp(url, "redis://", 8) != 0) return -1;
-  const char *p = url + 8, *at = strchr(p, '@');
-  pw[0] = '\0';
-  if (at) {
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *s = colon ? colon + 1 : p;
-    snprintf(pw, pcap, "%.*s", (int)(at - s), s);
-    p = at + 1;
-  }
-  size_t hl = strcspn(p, ":/");
-  if (hl == 0 || hl >= hcap) return -1;
-  memcpy(host, p, hl);
-  host[hl] = '\0';
-  *port = p[hl] == ':' ? atoi(p + hl + 1) : 6379;
-  return 0;
-}
-
 int hx_probe_redis_once(const char *url, int timeout_ms, char reason[64]) {
-  char host[256], pw[256];
-  int port;
-  if (redis_addr(url, host, sizeof host, &port, pw, sizeof pw)) { snprintf(reason, 64, "exception:BadURL"); return 0; }
-  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  redisContext *c = redisConnectWithTimeout(host, port, tv);
+  hx_rpool *pool = NULL;
+  hx_err err = {0};
+  if (hx_rpool_new(url, timeout_ms, timeout_ms, &pool, &err)) {
+    snprintf(reason, 64, "exception:BadURL");
+    return 0;
+  }
+  redisContext *c = hx_rpool_get(pool, &err);
   int ok = 0;
-  if (!c || c->err) {
-    snprintf(reason, 64, c && c->err == REDIS_ERR_IO && strstr(c->errstr, "timed out") ? "timeout" : "exception:ConnectionError");
-    goto out;
-  }
-  redisSetTimeout(c, tv);
-  redisReply *r;
-  if (pw[0]) {
-    r = redisCommand(c, "AUTH %s", pw);
+  if (!c) {
+    snprintf(reason, 64, err.code == HX_ETIMEDOUT ? "timeout" : "exception:ConnectionError");
+  } else {
+    redisReply *r = redisCommand(c, "PING");
+    ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+    if (!ok) snprintf(reason, 64, !r && c->err == REDIS_ERR_IO ? "timeout" : "ping_failed");
     if (r) freeReplyObject(r);
+    redisFree(c);
   }
-  r = redisCommand(c, "PING");
-  ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-  if (!ok) snprintf(reason, 64, !r && c->err == REDIS_ERR_IO ? "timeout" : "ping_failed");
-  if (r) freeReplyObject(r);
-out:
-  if (c) redisFree(c);
+  hx_rpool_free(pool);
   return ok;
 }
 

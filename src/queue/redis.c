@@ -20,6 +20,7 @@
 #include "queue/queue.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/rpool.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -35,18 +36,13 @@
 #define GROUP "workers"
 #define DELAYED "heimdex:jobs:delayed"
 #define DEAD "heimdex:jobs:dead"
-#define POOL_MAX 64
 
 typedef struct {
   hx_queue base;
-  char host[256];
-  int port, db;
-  char password[256];
+  hx_rpool *pool;
   long visibility_ms;
   char consumer[128];
   pthread_mutex_t mu;
-  redisContext *idle[POOL_MAX];
-  int nidle;
   atomic_int down;
   double next_promote, next_reclaim;   /* under mu */
   char (*inflight)[48];                /* qids popped and not yet acked, under mu */
@@ -66,74 +62,12 @@ static const char PROMOTE_LUA[] =
     "end\n"
     "return #due\n";
 
-/* redis://[:password@]host[:port][/db] */
-static int parse_url(rq *q, const char *url, hx_err *err) {
-  const char *p = url;
-  if (strncmp(p, "redis://", 8) != 0) return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s must start with redis://", url);
-  p += 8;
-  const char *at = strchr(p, '@');
-  if (at) {
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *pw = colon ? colon + 1 : p;
-    snprintf(q->password, sizeof q->password, "%.*s", (int)(at - pw), pw);
-    p = at + 1;
-  }
-  const char *slash = strchr(p, '/');
-  const char *colon = strchr(p, ':');
-  if (colon && slash && colon > slash) colon = NULL;
-  size_t hl = (size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p);
-  if (hl == 0 || hl >= sizeof q->host) return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s has no host", url);
-  memcpy(q->host, p, hl);
-  q->host[hl] = '\0';
-  q->port = colon ? atoi(colon + 1) : 6379;
-  q->db = slash && slash[1] ? atoi(slash + 1) : 0;
-  if (q->port <= 0 || q->port > 65535) return hx_err_set(err, HX_ECONFIG, "REDIS_URL=%s has a bad port", url);
-  return 0;
-}
-
 static redisReply *cmdv(redisContext *c, int argc, const char **argv, const size_t *lens) {
   return redisCommandArgv(c, argc, argv, lens);
 }
 
-static redisContext *connect_one(rq *q, hx_err *err) {
-  struct timeval ct = {2, 0};
-  redisContext *c = redisConnectWithTimeout(q->host, q->port, ct);
-  if (!c || c->err) {
-    hx_err_set(err, HX_EIO, "cannot connect to Redis at %s:%d: %s", q->host, q->port, c ? c->errstr : "out of memory");
-    if (c) redisFree(c);
-    return NULL;
-  }
-  struct timeval io = {5, 0};
-  redisSetTimeout(c, io);
-  redisReply *r;
-  if (q->password[0]) {
-    r = redisCommand(c, "AUTH %s", q->password);
-    int bad = !r || r->type == REDIS_REPLY_ERROR;
-    if (r) freeReplyObject(r);
-    if (bad) { hx_err_set(err, HX_EIO, "Redis AUTH failed"); redisFree(c); return NULL; }
-  }
-  if (q->db) {
-    r = redisCommand(c, "SELECT %d", q->db);
-    if (r) freeReplyObject(r);
-  }
-  return c;
-}
-
-static redisContext *get_conn(rq *q, hx_err *err) {
-  pthread_mutex_lock(&q->mu);
-  redisContext *c = q->nidle ? q->idle[--q->nidle] : NULL;
-  pthread_mutex_unlock(&q->mu);
-  return c ? c : connect_one(q, err);
-}
-
-static void put_conn(rq *q, redisContext *c) {
-  if (!c) return;
-  if (c->err) { redisFree(c); return; }   /* broken: reconnect next time */
-  pthread_mutex_lock(&q->mu);
-  if (q->nidle < POOL_MAX) { q->idle[q->nidle++] = c; c = NULL; }
-  pthread_mutex_unlock(&q->mu);
-  if (c) redisFree(c);
-}
+#define get_conn(q, err) hx_rpool_get((q)->pool, (err))
+#define put_conn(q, c) hx_rpool_put((q)->pool, (c))
 
 static char *encode(const hx_job_msg *m) {
   json_t *o = json_pack("{s:s,s:s,s:I,s:O?}", "job_id", m->job_id, "task", m->task_name, "outbox_id",
@@ -392,7 +326,7 @@ static void rq_close(hx_queue *qq) {
   }
   free(q->inflight);
   pthread_cond_destroy(&q->hb_cv);
-  for (int i = 0; i < q->nidle; i++) redisFree(q->idle[i]);
+  hx_rpool_free(q->pool);
   pthread_mutex_destroy(&q->mu);
   free(q);
 }
@@ -411,8 +345,8 @@ int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_
   char host[128] = "";
   gethostname(host, sizeof host - 1);
   snprintf(q->consumer, sizeof q->consumer, "hx-%s-%d", host, (int)getpid());
-  int rc = parse_url(q, url, err);
-  redisContext *c = rc ? NULL : connect_one(q, err);
+  int rc = hx_rpool_new(url, 2000, 5000, &q->pool, err);
+  redisContext *c = rc ? NULL : hx_rpool_get(q->pool, err);
   if (!c) {
     rq_close(&q->base);
     return rc ? rc : HX_EIO;

@@ -108,12 +108,25 @@ def test_readyz(binary):
         s.cleanup()
 
 
+def test_shared_rate_limit(binary):
+    """With Redis configured, two API processes share one bucket per org."""
+    c = hx.Cluster(binary, apis=2, workers=1, env={"HEIMDEX_RATE_LIMIT_EMBED": "0.5,4"}).start()
+    try:
+        tok = hx.make_token()
+        sts = [c.apis[i % 2].req("POST", "/vectors/mock", {"asset_id": "rl", "segment_id": f"s{i}"}, tok)[0]
+               for i in range(6)]
+        check(sts[:4] == [200] * 4 and sts[4:] == [429, 429], "4 allowed across both APIs, then 429", sts)
+    finally:
+        c.cleanup()
+
+
 def main():
     a = hx.args()
     run = hx.Runner()
     run.run(test_worker_killed_midjob, a.bin)
     run.run(test_dependency_restarts, a.bin)
     run.run(test_readyz, a.bin)
+    run.run(test_shared_rate_limit, a.bin)
     run.finish()
 
 
