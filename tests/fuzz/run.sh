@@ -11,6 +11,12 @@ mkdir -p "$out"
 cflags="$(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl)"
 libs="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl) -lpthread -lm"
 srcs=$(find "$root/src" -name '*.c' ! -path '*/cli/main.c' | sort)
+# the served documents are embedded by CMake; the fuzz targets do not serve them
+cat > "$out/docs_stub.c" <<'EOC'
+const unsigned char hx_doc_openapi_json[] = {0}, hx_doc_api_html[] = {0};
+const unsigned long hx_doc_openapi_json_len = 0, hx_doc_api_html_len = 0;
+EOC
+srcs="$srcs $out/docs_stub.c"
 # a part's extra libraries (src/*/module.cmake) are not needed by these targets' code paths
 fail=0
 for t in "$root"/tests/fuzz/fuzz_*.c; do
