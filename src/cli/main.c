@@ -9,7 +9,9 @@
  */
 #include "api/app.h"
 #include "queue/queue.h"
+#include "obs/metrics.h"
 #include "util/log.h"
+#include "util/sqlw.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -105,6 +107,7 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   app.auth = (hx_auth_cfg){app.cfg.dev_jwt_secret, app.cfg.auth_issuer, app.cfg.auth_audience};
   app.started_at = hx_now();
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  hx_sqlw_set_observer(hx_metrics_db_commit);
   app.probes = hx_probes_new(&app.cfg);
   if (hx_ratelimit_new(app.cfg.redis_url, &app.limits, &err)) {
     hx_probes_free(app.probes);

@@ -123,22 +123,23 @@ typedef struct { const hx_job_new *j; char *id_out; int created; } create_arg;
 static int create_fn(sqlite3 *db, void *p, hx_err *err) {
   create_arg *a = p;
   const hx_job_new *j = a->j;
-  sqlite3_stmt *st = hx_sql_prep(db, "SELECT id FROM job WHERE job_key = ?", err);
-  if (!st) return HX_EDB;
-  sqlite3_bind_text(st, 1, j->job_key, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    snprintf(a->id_out, HX_UUID_STRLEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-    hx_sql_done(st);
-    a->created = 0;
-    return 0;
-  }
-  hx_sql_done(st);
   double now = hx_now();
+  /* the unique index decides: a duplicate inserts nothing and we return the existing id */
   int rc = exec_bind(db, err,
       "INSERT INTO job(id, org_id, type, status, attempt, max_attempts, job_key, requested_by, created_at, updated_at, progress)"
-      " VALUES (?,?,?,'queued',0,?,?,?,?,?,0)",
+      " VALUES (?,?,?,'queued',0,?,?,?,?,?,0) ON CONFLICT(job_key) DO NOTHING",
       "sssissdd", j->id, j->org_id, j->type, (long long)j->max_attempts, j->job_key, j->requested_by, now, now);
   if (rc) return rc;
+  if (sqlite3_changes(db) == 0) {
+    sqlite3_stmt *st = hx_sql_prep(db, "SELECT id FROM job WHERE job_key = ?", err);
+    if (!st) return HX_EDB;
+    sqlite3_bind_text(st, 1, j->job_key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_ROW ? 0 : hx_sql_err(db, err, "find job by key");
+    if (!rc) snprintf(a->id_out, HX_UUID_STRLEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+    hx_sql_done(st);
+    a->created = 0;
+    return rc;
+  }
   if ((rc = add_event(db, j->id, now, NULL, "queued", NULL, err))) return rc;
   char *payload = hx_json_compact(j->payload);
   rc = exec_bind(db, err, "INSERT INTO outbox(job_id, task_name, payload, created_at) VALUES (?,?,?,?)",

@@ -115,6 +115,17 @@ void hx_metrics_rate_limited(const char *route_class) {
   inc("heimdex_rate_limited_total", l);
 }
 
+void hx_metrics_db_commit(const char *db, int ops, double seconds) {
+  char d[64], l[160];
+  lv(d, sizeof d, db);
+  snprintf(l, sizeof l, "db=\"%s\"", d);
+  pthread_mutex_lock(&mu);
+  series *s = find("heimdex_db_ops_total", l, 0);
+  if (s) s->count += ops;
+  pthread_mutex_unlock(&mu);
+  observe("heimdex_db_commit_duration_seconds", l, seconds);
+}
+
 void hx_metrics_reset(void) {
   pthread_mutex_lock(&mu);
   nseries = 0;
@@ -132,6 +143,8 @@ static const struct { const char *family, *type, *help; } FAMILIES[] = {
     {"heimdex_search_total", "counter", "Searches, by status."},
     {"heimdex_search_duration_seconds", "histogram", "Search latency."},
     {"heimdex_rate_limited_total", "counter", "Requests refused with 429, by route class."},
+    {"heimdex_db_ops_total", "counter", "Operations applied by an embedded database's group commits."},
+    {"heimdex_db_commit_duration_seconds", "histogram", "Duration of an embedded database's group commits (count = commits)."},
 };
 
 static int render_family(hx_buf *out, const char *family, const char *type, const char *help) {

@@ -20,6 +20,8 @@ void hx_metrics_dead_letter(const char *task);
 void hx_metrics_embedding(const char *model, const char *status, double seconds);
 void hx_metrics_search(const char *status, double seconds);
 void hx_metrics_rate_limited(const char *route_class);
+/* One group commit of an embedded database (see hx_sqlw_set_observer). */
+void hx_metrics_db_commit(const char *db, int ops, double seconds);
 
 typedef struct hx_metrics_gauges {
   long long outbox_unsent;

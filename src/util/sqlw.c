@@ -23,6 +23,7 @@ typedef struct op {
 struct hx_sqlw {
   sqlite3 *db;
   char *path;
+  char name[64];            /* file name without directory and ".db", for observers */
   pthread_t thread;
   pthread_t ckpt_thread;
   sqlite3 *ckpt_db;         /* the checkpointer's own connection */
@@ -103,6 +104,10 @@ static int open_conn(const char *path, int readonly, int sync, sqlite3 **out, hx
   return 0;
 }
 
+static void (*g_observer)(const char *, int, double);
+
+void hx_sqlw_set_observer(void (*fn)(const char *db, int ops, double seconds)) { g_observer = fn; }
+
 static void *writer_main(void *p) {
   hx_sqlw *w = p;
   pthread_setname_np(pthread_self(), "hx-sqlw");
@@ -123,6 +128,7 @@ static void *writer_main(void *p) {
 
     hx_err cerr = {0};
     int crc = 0;
+    double t0 = hx_mono();
     if (hx_sql_run(w->db, "BEGIN IMMEDIATE"))
       crc = hx_sql_err(w->db, &cerr, "begin");
     for (op *o = batch; o; o = o->next) {
@@ -140,6 +146,7 @@ static void *writer_main(void *p) {
       hx_sql_run(w->db, "ROLLBACK");
     }
     if (crc) hx_log(HX_LOG_ERROR, "db_commit_failed", json_pack("{s:s}", "error", cerr.msg));
+    if (g_observer) g_observer(w->name, n, hx_mono() - t0);
 
     pthread_mutex_lock(&w->mu);
     w->commits++;
@@ -198,6 +205,10 @@ int hx_sqlw_open(const char *path, const char *schema_sql, int sync, hx_sqlw **o
   if (!w) return hx_err_set(err, HX_ENOMEM, "out of memory");
   w->sync = sync;
   w->path = strdup(path);
+  const char *base = strrchr(path, '/');
+  snprintf(w->name, sizeof w->name, "%s", base ? base + 1 : path);
+  char *dot = strstr(w->name, ".db");
+  if (dot) *dot = '\0';
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv_work, NULL);
   pthread_cond_init(&w->cv_done, NULL);

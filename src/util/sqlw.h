@@ -39,6 +39,11 @@ int hx_sqlw_post(hx_sqlw *w, hx_sqlw_fn fn, void *arg, void (*done)(void *arg, i
 sqlite3 *hx_sqlw_reader_get(hx_sqlw *w);
 void hx_sqlw_reader_put(hx_sqlw *w, sqlite3 *db);
 
+/* Called after every group commit with the database's file name (without
+ * directory and ".db"), the number of operations in it and the seconds the
+ * transaction took, e.g. to feed metrics. Set once at start; NULL = none. */
+void hx_sqlw_set_observer(void (*fn)(const char *db, int ops, double seconds));
+
 /* Number of transactions committed so far (for tests and metrics). */
 unsigned long hx_sqlw_commits(hx_sqlw *w);
 

@@ -13,8 +13,11 @@
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS collections(name TEXT PRIMARY KEY, dim INTEGER NOT NULL, distance TEXT NOT NULL);"
+    /* a rowid table: rows of ~1.5 KB append at the end instead of landing on a
+     * random page of a clustered key (point ids are hashes) */
     "CREATE TABLE IF NOT EXISTS points(collection TEXT NOT NULL, org_id TEXT NOT NULL, id TEXT NOT NULL,"
-    " vector BLOB NOT NULL, payload TEXT NOT NULL, PRIMARY KEY(collection, org_id, id)) WITHOUT ROWID;";
+    " vector BLOB NOT NULL, payload TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points(collection, org_id, id);";
 
 typedef struct {
   hx_vstore base;
