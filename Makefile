@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test unit bench fuzz clean deps deps-test
+.PHONY: all build run test test-sanitize unit bench fuzz clean deps deps-test
 
 all: build
 
@@ -23,9 +23,18 @@ build: deps $(BUILD)/CMakeCache.txt
 run: build
 	@./scripts/run-dev.sh $(BUILD)/heimdex
 
+# every test, then the unit and integration tests again under ASan+UBSan
+# (leaks fail the run: a leaking server does not exit 0)
 test: deps-test $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(MAKE) test-sanitize
+
+test-sanitize: deps-test
+	cmake -S . -B $(BUILD)-asan -DHX_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD)-asan --output-on-failure -j $(JOBS) -E fuzz_smoke
 
 unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit
@@ -37,4 +46,4 @@ bench: build
 	./bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan build-fuzz

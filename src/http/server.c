@@ -125,7 +125,7 @@ static void set_request_id(struct MHD_Connection *c, hx_req *req) {
 static const char *route(hx_http *h, hx_req *req, hx_resp *resp) {
   char scratch[2048];
   int path_matched = 0;
-  char allow[128] = "";
+  char allow[96] = "";
   for (const hx_route *rt = h->o.routes; rt->method; rt++) {
     memset(req->params, 0, sizeof req->params);
     if (!match(rt->pattern, req->path, req, scratch, sizeof scratch)) continue;

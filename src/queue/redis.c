@@ -342,7 +342,7 @@ int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->hb_cv, NULL);
   q->visibility_ms = visibility_ms;
-  char host[128] = "";
+  char host[96] = "";
   gethostname(host, sizeof host - 1);
   snprintf(q->consumer, sizeof q->consumer, "hx-%s-%d", host, (int)getpid());
   int rc = hx_rpool_new(url, 2000, 5000, &q->pool, err);
