@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-sanitize unit bench fuzz clean deps deps-test
+.PHONY: all build run test test-sanitize test-tsan unit bench fuzz clean deps deps-test
 
 all: build
 
@@ -29,6 +29,7 @@ test: deps-test $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) test-sanitize
+	$(MAKE) test-tsan
 
 test-sanitize: deps-test
 	cmake -S . -B $(BUILD)-asan -DHX_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
@@ -46,4 +47,12 @@ bench: build
 	./bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan build-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan build-fuzz
+
+# the threaded parts (writer threads, queue, workers, dispatcher, HTTP pool)
+# under ThreadSanitizer: a race makes the server exit non-zero
+test-tsan: deps-test
+	cmake -S . -B $(BUILD)-tsan -DHX_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD)-tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=0 ctest --test-dir $(BUILD)-tsan --output-on-failure -j $(JOBS) \
+	  -R 'unit_|it_test_quickstart|it_test_crash|it_test_ops|it_test_prod'

@@ -78,7 +78,8 @@ static int iq_push(hx_queue *qq, const hx_job_msg *src, hx_err *err) {
   inproc *q = IQ(qq);
   hx_job_msg copy = *src;
   hx_job_msg *m = &copy;
-  json_incref(m->payload);
+  /* a copy, not a shared reference: the consumer thread owns its message outright */
+  m->payload = json_deep_copy(src->payload);
   pthread_mutex_lock(&q->mu);
   int rc = m->not_before > hx_now() ? heap_push(q, m) : ring_push(q, m);
   if (rc) {
