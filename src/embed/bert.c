@@ -362,7 +362,7 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
       rc = hx_err_set(err, HX_EINVAL, "token id %d outside the vocabulary (%d)", ids[t], c->vocab);
       goto out;
     }
-  size_t per_thread = (size_t)Lmax * (2 * (size_t)d + (size_t)Lmax + 1) + 16;
+  size_t per_thread = (hx__kern_attention_scratch(Lmax, d) + 15) & ~(size_t)15;
   size_t need = (size_t)T * H * 3 + (size_t)T * 3 * H + (size_t)T * I + per_thread * (size_t)nt;
   w = ws_get(b, need);
   if (!w) {

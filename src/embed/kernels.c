@@ -5,6 +5,7 @@
  */
 #include "embed/kernels.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,11 +13,12 @@
 #define HX_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
 
 /* Cephes-style expf: x = n ln2 + r, e^r by a degree-6 polynomial, 2^n by
- * building the exponent bits. */
+ * building the exponent bits. n is rounded with the 1.5 * 2^23 trick rather
+ * than floorf, which GCC would leave as a libm call and not vectorise. */
 static inline float expf_fast(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
-  float n = floorf(x * 1.44269504088896341f + 0.5f);
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float z = r * r;
   float p = 1.9875691500e-4f;
@@ -68,7 +70,7 @@ HX_CLONES void hx__kern_add_layernorm(float *x, const float *y, const float *bia
   for (size_t i = 0; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + b[i];
 }
 
-HX_CLONES void hx__kern_attention(const float *q, const float *k, const float *v, size_t stride,
+HX_CLONES static void attention_generic(const float *q, const float *k, const float *v, size_t stride,
                                   const float *bq, const float *bk, const float *bv, int L, int d,
                                   float scale, float *ctx, size_t cstride, float *scratch) {
   float *kt = scratch;               /* [d][L]: keys transposed, bias added */
@@ -109,4 +111,100 @@ HX_CLONES void hx__kern_attention(const float *q, const float *k, const float *v
     float *o = ctx + (size_t)i * cstride;
     for (int c = 0; c < d; c++) o[c] = acc[c] * inv;
   }
+}
+
+/* AVX-512 attention for head sizes that are multiples of 16 (MiniLM, BGE,
+ * E5: 32 or 64). Four query rows at a time: scores for 16 keys accumulate in
+ * registers over the head dimension (one key load feeds four FMAs), and the
+ * context rows accumulate p * v the same way. Keys are transposed into kt
+ * with the row length rounded up to 16; the padding columns are never read
+ * by the softmax (only the first L scores are used). */
+__attribute__((target("avx512f"))) static void attention_avx512(
+    const float *q, const float *k, const float *v, size_t stride, const float *bq, const float *bk,
+    const float *bv, int L, int d, float scale, float *ctx, size_t cstride, float *scratch) {
+  const int Lp = (L + 15) & ~15;
+  float *kt = scratch;                      /* [d][Lp] */
+  float *vv = kt + (size_t)d * Lp;          /* [L][d] */
+  float *s = vv + (size_t)L * d;            /* [4][Lp] */
+  float qs[4][256];
+
+  for (int j = 0; j < L; j++) {
+    const float *kr = k + (size_t)j * stride, *vr = v + (size_t)j * stride;
+    for (int c = 0; c < d; c++) {
+      kt[(size_t)c * Lp + j] = kr[c] + bk[c];
+      vv[(size_t)j * d + c] = vr[c] + bv[c];
+    }
+  }
+  for (int c = 0; c < d; c++)
+    for (int j = L; j < Lp; j++) kt[(size_t)c * Lp + j] = 0;
+
+  for (int i0 = 0; i0 < L; i0 += 4) {
+    const int R = L - i0 < 4 ? L - i0 : 4;
+    for (int r = 0; r < 4; r++) {
+      const float *qr = q + (size_t)(i0 + (r < R ? r : 0)) * stride;
+      for (int c = 0; c < d; c++) qs[r][c] = (qr[c] + bq[c]) * scale;
+    }
+    for (int jb = 0; jb < Lp; jb += 16) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int c = 0; c < d; c++) {
+        __m512 kv = _mm512_loadu_ps(kt + (size_t)c * Lp + jb);
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(qs[0][c]), kv, a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(qs[1][c]), kv, a1);
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps(qs[2][c]), kv, a2);
+        a3 = _mm512_fmadd_ps(_mm512_set1_ps(qs[3][c]), kv, a3);
+      }
+      _mm512_storeu_ps(s + 0 * Lp + jb, a0);
+      _mm512_storeu_ps(s + 1 * Lp + jb, a1);
+      _mm512_storeu_ps(s + 2 * Lp + jb, a2);
+      _mm512_storeu_ps(s + 3 * Lp + jb, a3);
+    }
+    float inv[4];
+    for (int r = 0; r < 4; r++) {
+      float *sr = s + (size_t)r * Lp;
+      float m = sr[0], sum = 0;
+      for (int j = 1; j < L; j++) m = sr[j] > m ? sr[j] : m;
+      for (int j = 0; j < L; j++) {
+        sr[j] = expf_fast(sr[j] - m);
+        sum += sr[j];
+      }
+      inv[r] = 1.0f / sum;
+    }
+    for (int cb = 0; cb < d; cb += 32) {
+      const int two = d - cb >= 32;
+      __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+             c30 = c00, c31 = c00;
+      for (int j = 0; j < L; j++) {
+        const float *vr = vv + (size_t)j * d + cb;
+        __m512 v0 = _mm512_loadu_ps(vr), v1 = two ? _mm512_loadu_ps(vr + 16) : _mm512_setzero_ps();
+        __m512 p0 = _mm512_set1_ps(s[j]), p1 = _mm512_set1_ps(s[Lp + j]);
+        __m512 p2 = _mm512_set1_ps(s[2 * Lp + j]), p3 = _mm512_set1_ps(s[3 * Lp + j]);
+        c00 = _mm512_fmadd_ps(p0, v0, c00);
+        c01 = _mm512_fmadd_ps(p0, v1, c01);
+        c10 = _mm512_fmadd_ps(p1, v0, c10);
+        c11 = _mm512_fmadd_ps(p1, v1, c11);
+        c20 = _mm512_fmadd_ps(p2, v0, c20);
+        c21 = _mm512_fmadd_ps(p2, v1, c21);
+        c30 = _mm512_fmadd_ps(p3, v0, c30);
+        c31 = _mm512_fmadd_ps(p3, v1, c31);
+      }
+      __m512 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      for (int r = 0; r < R; r++) {
+        float *o = ctx + (size_t)(i0 + r) * cstride + cb;
+        __m512 sc = _mm512_set1_ps(inv[r]);
+        _mm512_storeu_ps(o, _mm512_mul_ps(acc[r][0], sc));
+        if (two) _mm512_storeu_ps(o + 16, _mm512_mul_ps(acc[r][1], sc));
+      }
+    }
+  }
+}
+
+void hx__kern_attention(const float *q, const float *k, const float *v, size_t stride,
+                        const float *bq, const float *bk, const float *bv, int L, int d,
+                        float scale, float *ctx, size_t cstride, float *scratch) {
+  static int avx512 = -1;
+  if (avx512 < 0) avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  if (avx512 && d % 16 == 0 && d <= 256)
+    attention_avx512(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
+  else
+    attention_generic(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
 }

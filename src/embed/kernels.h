@@ -26,10 +26,16 @@ void hx__kern_add_layernorm(float *x, const float *y, const float *bias, const f
 /* One attention head of one sequence of L tokens, head size d (<= 256).
  * q, k, v point at the head's first element of row 0, rows stride apart;
  * bq/bk/bv the head's bias slices. ctx rows (stride cstride) receive
- * softmax(q k^T * scale) v. scratch holds at least L * (2 * d + L + 1)
- * floats. */
+ * softmax(q k^T * scale) v. scratch holds at least
+ * (L + 16) * (2 * d + 4) + 4 * 16 floats (hx__kern_attention_scratch). */
 void hx__kern_attention(const float *q, const float *k, const float *v, size_t stride,
                         const float *bq, const float *bk, const float *bv, int L, int d,
                         float scale, float *ctx, size_t cstride, float *scratch);
+
+/* Scratch floats hx__kern_attention needs for L tokens, head size d. */
+static inline size_t hx__kern_attention_scratch(int L, int d) {
+  size_t Lp = (size_t)(L + 16);
+  return Lp * (2 * (size_t)d + 4) + (size_t)L + 64;
+}
 
 #endif
