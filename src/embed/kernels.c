@@ -54,20 +54,28 @@ HX_CLONES void hx__kern_bias_gelu(float *x, const float *bias, size_t n) {
 
 HX_CLONES void hx__kern_add_layernorm(float *x, const float *y, const float *bias, const float *g,
                                       const float *b, size_t n, float eps) {
-  float sum = 0, sq = 0;
+  float ps[16] = {0}, pq[16] = {0}, sum = 0, sq = 0;
+  size_t i, n16 = n & ~(size_t)15;
   if (y) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i] + bias[i];
+    for (i = 0; i < n; i++) x[i] += y[i] + bias[i];
   } else if (bias) {
-    for (size_t i = 0; i < n; i++) x[i] += bias[i];
+    for (i = 0; i < n; i++) x[i] += bias[i];
   }
-  for (size_t i = 0; i < n; i++) sum += x[i];
+  /* 16 independent partial sums: vectorises without -ffast-math */
+  for (i = 0; i < n16; i += 16)
+    for (int l = 0; l < 16; l++) ps[l] += x[i + l];
+  for (int l = 0; l < 16; l++) sum += ps[l];
+  for (; i < n; i++) sum += x[i];
   float mean = sum / (float)n;
-  for (size_t i = 0; i < n; i++) {
-    float c = x[i] - mean;
-    sq += c * c;
-  }
+  for (i = 0; i < n16; i += 16)
+    for (int l = 0; l < 16; l++) {
+      float c = x[i + l] - mean;
+      pq[l] += c * c;
+    }
+  for (int l = 0; l < 16; l++) sq += pq[l];
+  for (; i < n; i++) sq += (x[i] - mean) * (x[i] - mean);
   float inv = 1.0f / sqrtf(sq / (float)n + eps);
-  for (size_t i = 0; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + b[i];
+  for (i = 0; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + b[i];
 }
 
 HX_CLONES static void attention_generic(const float *q, const float *k, const float *v, size_t stride,
@@ -111,6 +119,24 @@ HX_CLONES static void attention_generic(const float *q, const float *k, const fl
     float *o = ctx + (size_t)i * cstride;
     for (int c = 0; c < d; c++) o[c] = acc[c] * inv;
   }
+}
+
+/* expf_fast on 16 lanes: same polynomial, 2^n applied with vscalefps. */
+__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 z = _mm512_mul_ps(r, r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, z, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
 }
 
 /* AVX-512 attention for head sizes that are multiples of 16 (MiniLM, BGE,
@@ -159,15 +185,22 @@ __attribute__((target("avx512f"))) static void attention_avx512(
       _mm512_storeu_ps(s + 3 * Lp + jb, a3);
     }
     float inv[4];
+    const __mmask16 tail = (__mmask16)((1u << (L - (Lp - 16))) - 1);
     for (int r = 0; r < 4; r++) {
       float *sr = s + (size_t)r * Lp;
-      float m = sr[0], sum = 0;
-      for (int j = 1; j < L; j++) m = sr[j] > m ? sr[j] : m;
-      for (int j = 0; j < L; j++) {
-        sr[j] = expf_fast(sr[j] - m);
-        sum += sr[j];
+      __m512 mx = _mm512_set1_ps(-3.0e38f), sum = _mm512_setzero_ps();
+      for (int jb = 0; jb < Lp; jb += 16) {
+        __mmask16 k16 = jb + 16 <= L ? (__mmask16)0xffff : tail;
+        mx = _mm512_mask_max_ps(mx, k16, mx, _mm512_loadu_ps(sr + jb));
       }
-      inv[r] = 1.0f / sum;
+      __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+      for (int jb = 0; jb < Lp; jb += 16) {
+        __mmask16 k16 = jb + 16 <= L ? (__mmask16)0xffff : tail;
+        __m512 e = _mm512_maskz_mov_ps(k16, exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + jb), m)));
+        _mm512_storeu_ps(sr + jb, e);
+        sum = _mm512_add_ps(sum, e);
+      }
+      inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
     }
     for (int cb = 0; cb < d; cb += 32) {
       const int two = d - cb >= 32;
