@@ -4,7 +4,8 @@
  * that all three engines see identical inputs; --dump writes the embedding
  * of the first sequence (float32, raw) for the cross-engine check in run.sh.
  *
- * usage: hx_bench_embed MODEL_DIR BATCH SEQLEN THREADS MIN_SECONDS [bf16] [DUMP]
+ * usage: hx_bench_embed MODEL_DIR BATCH SEQLEN THREADS MIN_SECONDS [f32|f32p|bf16] [DUMP]
+ * (f32p: prepacked oneDNN matmul with fused bias/GELU, see bert.h)
  * prints "median_seconds iters".
  */
 #include <math.h>
@@ -28,7 +29,7 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if (argc < 6) {
-    fprintf(stderr, "usage: %s MODEL_DIR BATCH SEQLEN THREADS MIN_SECONDS [f32|bf16] [DUMP]\n", argv[0]);
+    fprintf(stderr, "usage: %s MODEL_DIR BATCH SEQLEN THREADS MIN_SECONDS [f32|f32p|bf16] [DUMP]\n", argv[0]);
     return 2;
   }
   int B = atoi(argv[2]), L = atoi(argv[3]), T = atoi(argv[4]);
@@ -39,7 +40,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
-  if (argc > 6 && strcmp(argv[6], "bf16") == 0 && hx_bert_set_precision(b, HX_PREC_BF16, &err)) {
+  int prec = argc <= 6 ? HX_PREC_F32 : strcmp(argv[6], "bf16") == 0 ? HX_PREC_BF16
+             : strcmp(argv[6], "f32p") == 0 ? HX_PREC_F32_PACKED : HX_PREC_F32;
+  if (hx_bert_set_precision(b, prec, &err)) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }

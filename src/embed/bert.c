@@ -33,6 +33,7 @@ typedef struct layer {
   float *wi, *bi;        /* [H, I], [I] */
   float *wo2, *bo2;      /* [I, H], [H] */
   float *ln2g, *ln2b;
+  hx__mm *mqkv, *mo, *mi, *mo2;  /* owned; packed GEMMs when prec != F32 */
 } layer;
 
 typedef struct ws {
@@ -46,6 +47,7 @@ struct hx_bert {
   float *blob;           /* owned: every weight below points into it */
   float *word, *pos, *type0, *lng, *lnb;
   layer *L;              /* owned, c.layers entries */
+  int prec;              /* HX_PREC_* */
   pthread_mutex_t mu;    /* guards pool */
   ws *pool;              /* owned: idle workspaces */
 };
@@ -288,6 +290,12 @@ void hx_bert_free(hx_bert *b) {
     free(w);
   }
   pthread_mutex_destroy(&b->mu);
+  for (int l = 0; b->L && l < b->c.layers; l++) {
+    hx__mm_free(b->L[l].mqkv);
+    hx__mm_free(b->L[l].mo);
+    hx__mm_free(b->L[l].mi);
+    hx__mm_free(b->L[l].mo2);
+  }
   free(b->L);
   free(b->blob);
   free(b);
@@ -295,9 +303,40 @@ void hx_bert_free(hx_bert *b) {
 
 const hx_bert_config *hx_bert_config_of(const hx_bert *b) { return &b->c; }
 
+static void drop_packed(hx_bert *b) {
+  for (int l = 0; l < b->c.layers; l++) {
+    layer *y = &b->L[l];
+    hx__mm_free(y->mqkv);
+    hx__mm_free(y->mo);
+    hx__mm_free(y->mi);
+    hx__mm_free(y->mo2);
+    y->mqkv = y->mo = y->mi = y->mo2 = NULL;
+  }
+}
+
 int hx_bert_set_precision(hx_bert *b, int prec, hx_err *err) {
+  const int H = b->c.hidden, I = b->c.inter;
+  int rc = 0, dt;
+
+  drop_packed(b);
+  b->prec = HX_PREC_F32;
   if (prec == HX_PREC_F32) return 0;
-  return hx_err_set(err, HX_EUNSUPP, "reduced precision is not available in this build");
+  if (prec == HX_PREC_BF16 && !hx__mm_bf16_supported())
+    return hx_err_set(err, HX_EUNSUPP, "this CPU has no native bf16 matrix multiply (avx512_bf16)");
+  if (prec != HX_PREC_BF16 && prec != HX_PREC_F32_PACKED)
+    return hx_err_set(err, HX_EINVAL, "unknown precision %d", prec);
+  dt = prec == HX_PREC_BF16 ? HX_DT_BF16 : HX_DT_F32;
+  for (int l = 0; l < b->c.layers && !rc; l++) {
+    layer *y = &b->L[l];
+    if ((rc = hx__mm_new(H, 3 * H, y->wqkv, NULL, 0, dt, HX_DT_F32, &y->mqkv, err)) ||
+        (rc = hx__mm_new(H, H, y->wo, NULL, 0, dt, HX_DT_F32, &y->mo, err)) ||
+        (rc = hx__mm_new(H, I, y->wi, y->bi, 1, dt, dt, &y->mi, err)) ||
+        (rc = hx__mm_new(I, H, y->wo2, NULL, 0, dt, HX_DT_F32, &y->mo2, err)))
+      break;
+  }
+  if (rc) drop_packed(b);
+  else b->prec = prec;
+  return rc;
 }
 
 double hx_bert_flops(const hx_bert_config *c, const int *lens, int nseq) {
@@ -363,7 +402,10 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
       goto out;
     }
   size_t per_thread = (hx__kern_attention_scratch(Lmax, d) + 15) & ~(size_t)15;
-  size_t need = (size_t)T * H * 3 + (size_t)T * 3 * H + (size_t)T * I + per_thread * (size_t)nt;
+  const int packed = b->prec != HX_PREC_F32, half = b->prec == HX_PREC_BF16;
+  /* bf16 copies of x and ctx ([T, H] each) and of the FFN activation ([T, I]) */
+  size_t halfs = half ? ((size_t)T * H * 2 + (size_t)T * I + 64) / 2 : 0;
+  size_t need = (size_t)T * H * 3 + (size_t)T * 3 * H + (size_t)T * I + per_thread * (size_t)nt + halfs;
   w = ws_get(b, need);
   if (!w) {
     rc = hx_err_set(err, HX_ENOMEM, "out of memory for a batch of %d tokens", T);
@@ -371,6 +413,12 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
   }
   float *x = w->buf, *tmp = x + (size_t)T * H, *ctx = tmp + (size_t)T * H;
   float *qkv = ctx + (size_t)T * H, *ff = qkv + (size_t)T * 3 * H, *scr = ff + (size_t)T * I;
+  uint16_t *xb = (uint16_t *)(scr + per_thread * (size_t)nt), *ctxb = xb + (size_t)T * H;
+  uint16_t *ffb = ctxb + (size_t)T * H;
+  /* what the packed GEMMs read: bf16 copies, or the f32 buffers themselves */
+  const void *xin = half ? (const void *)xb : (const void *)x;
+  const void *ctxin = half ? (const void *)ctxb : (const void *)ctx;
+  void *ffio = half ? (void *)ffb : (void *)ff;
   hx__gemm_threads(nt);
 
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -381,12 +429,15 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
       const float *we = b->word + (size_t)ids[t] * H, *pe = b->pos + (size_t)p * H;
       for (int i = 0; i < H; i++) xr[i] = we[i] + pe[i];
       hx__kern_add_layernorm(xr, NULL, b->type0, b->lng, b->lnb, (size_t)H, c->eps);
+      if (half) hx__to_bf16(xr, xb + (size_t)t * H, (size_t)H);
     }
 
   const float scale = 1.0f / sqrtf((float)d);
   for (int l = 0; l < c->layers && !rc; l++) {
     const layer *y = &b->L[l];
-    if (hx__gemm(T, 3 * H, H, x, H, y->wqkv, 3 * H, 0.0f, qkv, 3 * H)) goto gemm_fail;
+    if (packed ? hx__mm_run(y->mqkv, T, xin, qkv, err)
+               : hx__gemm(T, 3 * H, H, x, H, y->wqkv, 3 * H, 0.0f, qkv, 3 * H))
+      goto gemm_fail;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int job = 0; job < nseq * nh; job++) {
       int s = job / nh, h = job % nh;
@@ -396,19 +447,34 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
                          ctx + (size_t)start[s] * H + (size_t)h * d, (size_t)H,
                          scr + per_thread * (size_t)omp_get_thread_num());
     }
-    if (hx__gemm(T, H, H, ctx, H, y->wo, H, 0.0f, tmp, H)) goto gemm_fail;
+    if (half) {
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < T; t++)
+      for (int t = 0; t < T; t++) hx__to_bf16(ctx + (size_t)t * H, ctxb + (size_t)t * H, (size_t)H);
+    }
+    if (packed ? hx__mm_run(y->mo, T, ctxin, tmp, err) : hx__gemm(T, H, H, ctx, H, y->wo, H, 0.0f, tmp, H))
+      goto gemm_fail;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < T; t++) {
       hx__kern_add_layernorm(x + (size_t)t * H, tmp + (size_t)t * H, y->bo, y->ln1g, y->ln1b,
                              (size_t)H, c->eps);
-    if (hx__gemm(T, I, H, x, H, y->wi, I, 0.0f, ff, I)) goto gemm_fail;
+      if (half) hx__to_bf16(x + (size_t)t * H, xb + (size_t)t * H, (size_t)H);
+    }
+    if (packed) {
+      /* bias and GELU run inside the GEMM */
+      if (hx__mm_run(y->mi, T, xin, ffio, err)) goto gemm_fail;
+    } else {
+      if (hx__gemm(T, I, H, x, H, y->wi, I, 0.0f, ff, I)) goto gemm_fail;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < T; t++) hx__kern_bias_gelu(ff + (size_t)t * I, y->bi, (size_t)I);
-    if (hx__gemm(T, H, I, ff, I, y->wo2, H, 0.0f, tmp, H)) goto gemm_fail;
+      for (int t = 0; t < T; t++) hx__kern_bias_gelu(ff + (size_t)t * I, y->bi, (size_t)I);
+    }
+    if (packed ? hx__mm_run(y->mo2, T, ffio, tmp, err) : hx__gemm(T, H, I, ff, I, y->wo2, H, 0.0f, tmp, H))
+      goto gemm_fail;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
       hx__kern_add_layernorm(x + (size_t)t * H, tmp + (size_t)t * H, y->bo2, y->ln2g, y->ln2b,
                              (size_t)H, c->eps);
+      if (half) hx__to_bf16(x + (size_t)t * H, xb + (size_t)t * H, (size_t)H);
+    }
   }
 
   for (int s = 0; s < nseq; s++) {
@@ -432,6 +498,7 @@ out:
   free(start);
   return rc;
 gemm_fail:
-  rc = hx_err_set(err, HX_EINVAL, "GEMM failed (batch of %d tokens)", T);
+  if (!packed) hx_err_set(err, HX_EINVAL, "GEMM failed (batch of %d tokens)", T);
+  rc = err && err->code ? err->code : HX_EINVAL;
   goto out;
 }

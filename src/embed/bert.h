@@ -32,9 +32,14 @@ typedef struct hx_bert_config {
 
 enum { HX_POOL_MEAN = 0, HX_POOL_CLS, HX_POOL_MAX };
 
-/* Precision of the dense layers. BF16 converts activations and weights to
- * bfloat16 for the GEMMs (f32 accumulation) where the CPU supports it. */
-enum { HX_PREC_F32 = 0, HX_PREC_BF16 };
+/* Precision of the dense layers.
+ *   F32: dnnl_sgemm on the f32 weights (the default, reference accuracy);
+ *   F32_PACKED: oneDNN matmul primitives with prepacked f32 weights and
+ *     bias + GELU fused (same math, different kernels);
+ *   BF16: weights and GEMM inputs rounded to bfloat16, f32 accumulation and
+ *     f32 everywhere else (LayerNorm, softmax, residuals), where the CPU has
+ *     avx512_bf16. Reduced precision: cosine to F32 stays >= 0.999. */
+enum { HX_PREC_F32 = 0, HX_PREC_BF16, HX_PREC_F32_PACKED };
 
 typedef struct hx_bert hx_bert;
 

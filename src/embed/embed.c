@@ -182,6 +182,8 @@ int hx_embedder_open(const char *models_dir, const char *name, int vector_size, 
   snprintf(e->info.kind, sizeof e->info.kind, "bert");
   e->info.dim = c->hidden;
   e->info.max_tokens = e->max_len;
+  const char *prec = getenv("HEIMDEX_EMBED_PRECISION");
+  if (prec && *prec && (rc = hx_embedder_set_precision(e, prec, err))) goto out;
 done:
   *out = e;
   e = NULL;
@@ -198,6 +200,15 @@ void hx_embedder_free(hx_embedder *e) {
 }
 
 const hx_model_info *hx_embedder_info(const hx_embedder *e) { return &e->info; }
+
+int hx_embedder_set_precision(hx_embedder *e, const char *precision, hx_err *err) {
+  int p;
+  if (strcmp(precision, "f32") == 0) p = HX_PREC_F32;
+  else if (strcmp(precision, "bf16") == 0) p = HX_PREC_BF16;
+  else if (strcmp(precision, "f32-packed") == 0) p = HX_PREC_F32_PACKED;
+  else return hx_err_set(err, HX_EINVAL, "unknown precision '%s' (f32 or bf16)", precision);
+  return e->bert ? hx_bert_set_precision(e->bert, p, err) : 0;
+}
 
 static void l2_normalize(float *v, int n) {
   double ss = 0;
