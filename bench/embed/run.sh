@@ -2,7 +2,7 @@
 # bench/embed/run.sh - one command: our BERT forward pass vs PyTorch and ONNX
 # Runtime on the same MiniLM-L6-shaped random model and shapes, in one run.
 #
-#   bench/embed/run.sh [BUILD_DIR]        (env: HX_BENCH_THREADS=2, HX_BENCH_SECONDS=6)
+#   bench/embed/run.sh [BUILD_DIR]   (env: HX_BENCH_THREADS=2, HX_BENCH_SECONDS=3, HX_BENCH_ROUNDS=3)
 #
 # Installs what it needs (python3-torch, libopenblas-dev via apt;
 # onnxruntime-node via npm into bench/embed/node_modules), builds
@@ -15,7 +15,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="${1:-$root/build}"
 threads="${HX_BENCH_THREADS:-2}"
-secs="${HX_BENCH_SECONDS:-6}"
+secs="${HX_BENCH_SECONDS:-3}"
+rounds="${HX_BENCH_ROUNDS:-3}"
 py=/usr/bin/python3
 work="$here/work"
 
@@ -42,14 +43,21 @@ res="$work/results.txt"
 : > "$res"
 bf16=1
 "$build/hx_bench_embed" "$work/minilm-bench" 1 8 "$threads" 0 bf16 >/dev/null 2>&1 || bf16=0
-for shape in "32 128" "64 32" "1 16"; do
-  set -- $shape
-  echo "shape batch $1 x $2 tokens ..." >&2
-  echo "$1 $2 ours $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32 "$work/emb_ours_$1_$2.f32")" >> "$res"
-  if [ "$bf16" = 1 ]; then
-    echo "$1 $2 ours-bf16 $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16 "$work/emb_bf16_$1_$2.f32")" >> "$res"
-  fi
-  echo "$1 $2 ort $(node "$here/bench_ort.js" "$work/minilm-bench.onnx" "$1" "$2" "$threads" "$secs" "$work/emb_ort_$1_$2.f32")" >> "$res"
-  echo "$1 $2 torch $("$py" "$here/bench_torch.py" "$1" "$2" "$threads" "$secs" "$work/emb_torch_$1_$2.f32" 2>/dev/null)" >> "$res"
+# Rounds interleave the engines so that load from other processes on the
+# machine hits all of them alike; the table takes the median over rounds of
+# each run's median batch time.
+for round in $(seq 1 "$rounds"); do
+  for shape in "32 128" "64 32" "1 16"; do
+    set -- $shape
+    echo "round $round/$rounds: batch $1 x $2 tokens ..." >&2
+    echo "$1 $2 ours $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32 "$work/emb_ours_$1_$2.f32")" >> "$res"
+    echo "$1 $2 ours-f32p $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32p)" >> "$res"
+    if [ "$bf16" = 1 ]; then
+      echo "$1 $2 ours-bf16 $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16 "$work/emb_bf16_$1_$2.f32")" >> "$res"
+    fi
+    echo "$1 $2 ort $(node "$here/bench_ort.js" "$work/minilm-bench.onnx" "$1" "$2" "$threads" "$secs" "$work/emb_ort_$1_$2.f32")" >> "$res"
+    echo "$1 $2 torch $("$py" "$here/bench_torch.py" "$1" "$2" "$threads" "$secs" "$work/emb_torch_$1_$2.f32" 2>/dev/null)" >> "$res"
+  done
 done
-"$py" "$here/table.py" "$res" "$work" "$threads"
+uptime >&2
+"$py" "$here/table.py" "$res" "$work" "$threads" "$rounds"

@@ -55,6 +55,12 @@ void hx_embedder_free(hx_embedder *e);
  * no-op for lexical. */
 int hx_embedder_set_precision(hx_embedder *e, const char *precision, hx_err *err);
 
+/* Compute threads per hx_embedder_embed call (>= 1). Default:
+ * HEIMDEX_EMBED_THREADS, else the CPUs this process may use. A service
+ * running W embedding workers on C cores should set C / W. Not to be called
+ * while another thread embeds with e. */
+void hx_embedder_set_threads(hx_embedder *e, int n);
+
 /* Borrowed, lives as long as e. */
 const hx_model_info *hx_embedder_info(const hx_embedder *e);
 

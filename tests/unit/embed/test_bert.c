@@ -7,6 +7,7 @@
  * weights, so the same tolerance applies: the only extra error is nil (the
  * conversion to F32 at load is exact). */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,6 +183,54 @@ static void test_many_texts_batched(void **s) {
   json_decref(ref);
 }
 
+/* Several threads embedding with one embedder at once get the same vectors
+ * as a lone caller (shared read-only model, pooled workspaces). */
+typedef struct worker {
+  hx_embedder *e;
+  json_t *embs;
+  int rc, bad;
+} worker;
+
+static void *work(void *arg) {
+  worker *w = arg;
+  size_t m = json_array_size(w->embs);
+  for (int round = 0; round < 20 && !w->rc; round++)
+    for (size_t i = 0; i < m; i++) {
+      json_t *c = json_array_get(w->embs, (i + (size_t)round) % m), *jt = json_object_get(c, "text");
+      const char *t = json_string_value(jt);
+      size_t len = json_string_length(jt);
+      float v[32];
+      hx_err err = {0};
+      if ((w->rc = hx_embedder_embed(w->e, &t, &len, 1, v, NULL, NULL, &err))) break;
+      json_t *want = json_object_get(c, "mean");
+      for (int k = 0; k < 32; k++)
+        if (fabs(v[k] - json_number_value(json_array_get(want, (size_t)k))) > MAX_ABS) w->bad++;
+    }
+  return NULL;
+}
+
+static void test_concurrent_callers(void **s) {
+  (void)s;
+  hx_embedder *e = NULL;
+  hx_err err = {0};
+  json_t *ref = fix_reference(FIX_F32);
+  pthread_t th[4];
+  worker w[4];
+  assert_int_equal(hx_embedder_open("tests/embed", "tiny-bert", 0, &e, &err), 0);
+  hx_embedder_set_threads(e, 1);
+  for (int i = 0; i < 4; i++) {
+    w[i] = (worker){e, json_object_get(ref, "embeddings"), 0, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(w[i].rc, 0);
+    assert_int_equal(w[i].bad, 0);
+  }
+  hx_embedder_free(e);
+  json_decref(ref);
+}
+
 static void test_empty_and_blank(void **s) {
   (void)s;
   hx_embedder *e = NULL;
@@ -264,6 +313,7 @@ int main(void) {
     cmocka_unit_test(test_cls_pooling),
     cmocka_unit_test(test_max_pooling),
     cmocka_unit_test(test_many_texts_batched),
+    cmocka_unit_test(test_concurrent_callers),
     cmocka_unit_test(test_empty_and_blank),
     cmocka_unit_test(test_missing_and_corrupt_files),
     cmocka_unit_test(test_unknown_model),
