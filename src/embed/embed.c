@@ -396,6 +396,34 @@ out:
   return rc;
 }
 
+int hx_model_describe(const char *models_dir, const char *name, int vector_size,
+                      hx_model_info *out, hx_err *err) {
+  char dir[4096];
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  if (name && strcmp(name, "lexical") == 0) {
+    if (vector_size <= 0 || vector_size > 65536)
+      return hx_err_set(err, HX_EINVAL, "lexical model needs a vector size in 1..65536, got %d", vector_size);
+    snprintf(out->name, sizeof out->name, "lexical");
+    snprintf(out->version, sizeof out->version, "v1");
+    snprintf(out->kind, sizeof out->kind, "lexical");
+    out->dim = vector_size;
+  } else {
+    if (!name) return hx_err_set(err, HX_EINVAL, "model name is NULL");
+    if ((rc = resolve(models_dir, name, dir, sizeof dir, err))) return rc;
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    if (describe(models_dir, base, out) != 0)
+      return hx_err_setst(err, HX_ENOENT, 400, "model '%s' in %s has no readable config.json and model.safetensors",
+                          name, dir);
+    snprintf(out->name, sizeof out->name, "%s", name);
+  }
+  char def[64] = "";
+  if (hx_models_default(models_dir, def, sizeof def, NULL) == 0 && strcmp(def, out->name) == 0)
+    out->is_default = 1;
+  return 0;
+}
+
 int hx_models_default(const char *models_dir, char *buf, size_t cap, hx_err *err) {
   hx_model_info *v = NULL;
   size_t n = 0;

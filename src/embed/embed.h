@@ -80,6 +80,13 @@ int hx_embedder_embed(hx_embedder *e, const char *const *texts, const size_t *le
 int hx_models_list(const char *models_dir, int vector_size, hx_model_info **out,
                    size_t *n, hx_err *err);
 
+/* Describe one model by name without loading weights (cheap: small JSON
+ * files only), e.g. to validate a request's model and dimension before a job
+ * is created. Same names and errors as hx_embedder_open's lookup
+ * (HX_ENOENT, status 400, for an unknown or not-installed model). */
+int hx_model_describe(const char *models_dir, const char *name, int vector_size,
+                      hx_model_info *out, hx_err *err);
+
 /* Name of the default model: "minilm-l6-v2" when installed, else the first
  * installed BERT directory in name order, else "lexical". Writes into buf. */
 int hx_models_default(const char *models_dir, char *buf, size_t cap, hx_err *err);
