@@ -507,6 +507,7 @@ gemm_fail:
  * (x, qkv, FFN: ~6 KB per token for MiniLM) inside the last-level cache;
  * measured ~20% faster than one 4096-token pass at batch 32 x 128. */
 #define HX_BERT_CHUNK_TOKENS 1024
+#define HX_BERT_PAR_MIN_TOKENS 48
 
 int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
                     int nthreads, float *out, hx_err *err) {
@@ -520,7 +521,12 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
     int z = a, T = 0, rc;
     const int32_t *p = ids;
     while (z < nseq && (z == a || T + lens[z] <= chunk)) T += lens[z++];
-    if ((rc = forward_chunk(b, p, lens + a, z - a, pooling, nthreads, out + (size_t)a * b->c.hidden, err)))
+    /* A chunk this small is ~50 fork/join points of a few microseconds of
+     * work each: one thread is about as fast when the cores are idle and
+     * does not collapse when they are shared (a spinning OpenMP barrier
+     * waits a whole scheduler slice for a preempted partner). */
+    int nt = T < HX_BERT_PAR_MIN_TOKENS ? 1 : nthreads;
+    if ((rc = forward_chunk(b, p, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
       return rc;
     ids += T;
     a = z;

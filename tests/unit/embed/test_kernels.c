@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "embed/gemm.h"
 #include "embed/kernels.h"
 
 static float rnd(unsigned *s) {
@@ -95,12 +96,36 @@ static void test_attention(void **st) {
   free(scr);
 }
 
+/* f32 -> bf16 rounds to nearest, ties to even (native or generic path). */
+static void test_to_bf16(void **st) {
+  (void)st;
+  unsigned s = 3;
+  float x[1000];
+  uint16_t got[1000];
+  for (int i = 0; i < 1000; i++) x[i] = rnd(&s) * 100.0f;
+  x[0] = 1.0f + 1.0f / 256.0f;                 /* exact tie: rounds to even (1.0) */
+  x[1] = 1.0f + 3.0f / 256.0f;                 /* tie: rounds up to 1 + 2/128 */
+  x[2] = -0.0f;
+  hx__to_bf16(x, got, 1000);
+  for (int i = 0; i < 1000; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], 4);
+    uint32_t lo = u & 0xffff, hi = u >> 16;
+    uint16_t want = (uint16_t)(lo > 0x8000 || (lo == 0x8000 && (hi & 1)) ? hi + 1 : hi);
+    assert_int_equal(got[i], want);
+  }
+  assert_int_equal(got[0], 0x3f80);
+  assert_int_equal(got[1], 0x3f82);
+  assert_int_equal(got[2], 0x8000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_exp),
     cmocka_unit_test(test_gelu),
     cmocka_unit_test(test_layernorm),
     cmocka_unit_test(test_attention),
+    cmocka_unit_test(test_to_bf16),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
