@@ -41,6 +41,7 @@ fi
 
 res="$work/results.txt"
 : > "$res"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" > "$work/load.txt"
 bf16=1
 "$build/hx_bench_embed" "$work/minilm-bench" 1 8 "$threads" 0 bf16 >/dev/null 2>&1 || bf16=0
 # Rounds interleave the engines so that load from other processes on the
@@ -51,6 +52,7 @@ for round in $(seq 1 "$rounds"); do
     set -- $shape
     echo "round $round/$rounds: batch $1 x $2 tokens ..." >&2
     echo "$1 $2 ours $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32 "$work/emb_ours_$1_$2.f32")" >> "$res"
+    echo "$1 $2 ours-passive $(OMP_WAIT_POLICY=passive "$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32)" >> "$res"
     echo "$1 $2 ours-f32p $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32p)" >> "$res"
     if [ "$bf16" = 1 ]; then
       echo "$1 $2 ours-bf16 $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16 "$work/emb_bf16_$1_$2.f32")" >> "$res"
@@ -59,5 +61,7 @@ for round in $(seq 1 "$rounds"); do
     echo "$1 $2 torch $("$py" "$here/bench_torch.py" "$1" "$2" "$threads" "$secs" "$work/emb_torch_$1_$2.f32" 2>/dev/null)" >> "$res"
   done
 done
-uptime >&2
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" >> "$work/load.txt"
 "$py" "$here/table.py" "$res" "$work" "$threads" "$rounds"
+echo "machine load average (1, 5, 15 min; $(nproc) CPUs):"
+cat "$work/load.txt"
