@@ -513,12 +513,8 @@ gemm_fail:
 
 int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
                     int nthreads, float *out, hx_err *err) {
-  static int chunk = 0;
-  if (!chunk) {
-    const char *e = getenv("HEIMDEX_EMBED_CHUNK_TOKENS");
-    int v = e ? atoi(e) : 0;
-    chunk = v > 0 ? v : HX_BERT_CHUNK_TOKENS;
-  }
+  const char *env = getenv("HEIMDEX_EMBED_CHUNK_TOKENS"); /* tuning knob for benchmarks */
+  int chunk = env && atoi(env) > 0 ? atoi(env) : HX_BERT_CHUNK_TOKENS;
   for (int a = 0; a < nseq;) {
     int z = a, T = 0, rc;
     const int32_t *p = ids;

@@ -256,8 +256,6 @@ static void to_bf16_native(const float *src, uint16_t *dst, size_t n) {
 }
 
 void hx__to_bf16(const float *src, uint16_t *dst, size_t n) {
-  static int native = -1;
-  if (native < 0) native = __builtin_cpu_supports("avx512bf16") ? 1 : 0;
-  if (native) to_bf16_native(src, dst, n);
+  if (__builtin_cpu_supports("avx512bf16")) to_bf16_native(src, dst, n);
   else to_bf16_generic(src, dst, n);
 }

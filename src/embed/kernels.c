@@ -234,9 +234,8 @@ __attribute__((target("avx512f"))) static void attention_avx512(
 void hx__kern_attention(const float *q, const float *k, const float *v, size_t stride,
                         const float *bq, const float *bk, const float *bv, int L, int d,
                         float scale, float *ctx, size_t cstride, float *scratch) {
-  static int avx512 = -1;
-  if (avx512 < 0) avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-  if (avx512 && d % 16 == 0 && d <= 256)
+  /* __builtin_cpu_supports reads data filled once at startup: no race */
+  if (__builtin_cpu_supports("avx512f") && d % 16 == 0 && d <= 256)
     attention_avx512(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
   else
     attention_generic(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
