@@ -403,6 +403,7 @@ static int forward_chunk(hx_bert *b, const int32_t *ids, const int *lens, int ns
     }
   size_t per_thread = (hx__kern_attention_scratch(Lmax, d) + 15) & ~(size_t)15;
   const int packed = b->prec != HX_PREC_F32, half = b->prec == HX_PREC_BF16;
+  const int attn16 = half && hx__kern_attention_bf16_ok(d); /* attention writes ctxb itself */
   /* bf16 copies of x and ctx ([T, H] each) and of the FFN activation ([T, I]) */
   size_t halfs = half ? ((size_t)T * H * 2 + (size_t)T * I + 64) / 2 : 0;
   size_t need = (size_t)T * H * 3 + (size_t)T * 3 * H + (size_t)T * I + per_thread * (size_t)nt + halfs;
@@ -442,12 +443,17 @@ static int forward_chunk(hx_bert *b, const int32_t *ids, const int *lens, int ns
     for (int job = 0; job < nseq * nh; job++) {
       int s = job / nh, h = job % nh;
       const float *base = qkv + (size_t)start[s] * 3 * H + (size_t)h * d;
-      hx__kern_attention(base, base + H, base + 2 * H, (size_t)3 * H, y->bqkv + h * d,
-                         y->bqkv + H + h * d, y->bqkv + 2 * H + h * d, lens[s], d, scale,
-                         ctx + (size_t)start[s] * H + (size_t)h * d, (size_t)H,
-                         scr + per_thread * (size_t)omp_get_thread_num());
+      float *sc = scr + per_thread * (size_t)omp_get_thread_num();
+      if (attn16)
+        hx__kern_attention_bf16(base, base + H, base + 2 * H, (size_t)3 * H, y->bqkv + h * d,
+                                y->bqkv + H + h * d, y->bqkv + 2 * H + h * d, lens[s], d, scale,
+                                ctxb + (size_t)start[s] * H + (size_t)h * d, (size_t)H, sc);
+      else
+        hx__kern_attention(base, base + H, base + 2 * H, (size_t)3 * H, y->bqkv + h * d,
+                           y->bqkv + H + h * d, y->bqkv + 2 * H + h * d, lens[s], d, scale,
+                           ctx + (size_t)start[s] * H + (size_t)h * d, (size_t)H, sc);
     }
-    if (half) {
+    if (half && !attn16) {
 #pragma omp parallel for num_threads(nt) schedule(static)
       for (int t = 0; t < T; t++) hx__to_bf16(ctx + (size_t)t * H, ctxb + (size_t)t * H, (size_t)H);
     }

@@ -139,6 +139,37 @@ __attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+/* Lanes j .. j+15 that are real keys (j < L). */
+static inline __mmask16 key_mask(int j, int L) {
+  return j + 16 <= L ? (__mmask16)0xffff : j >= L ? (__mmask16)0 : (__mmask16)((1u << (L - j)) - 1);
+}
+
+__attribute__((target("avx512f"))) static inline void store4(float *s, int Lp, int j, __m512 a0,
+                                                             __m512 a1, __m512 a2, __m512 a3) {
+  _mm512_storeu_ps(s + j, a0);
+  _mm512_storeu_ps(s + Lp + j, a1);
+  _mm512_storeu_ps(s + 2 * (size_t)Lp + j, a2);
+  _mm512_storeu_ps(s + 3 * (size_t)Lp + j, a3);
+}
+
+/* Softmax numerators of four score rows in place (keys >= L become 0);
+ * inv[r] = 1 / row sum. */
+__attribute__((target("avx512f"))) static inline void softmax4(float *s, int Lp, int L, float inv[4]) {
+  for (int r = 0; r < 4; r++) {
+    float *sr = s + (size_t)r * Lp;
+    __m512 mx = _mm512_set1_ps(-3.0e38f), sum = _mm512_setzero_ps();
+    for (int j = 0; j < L; j += 16)
+      mx = _mm512_mask_max_ps(mx, key_mask(j, L), mx, _mm512_loadu_ps(sr + j));
+    __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    for (int j = 0; j < Lp; j += 16) {
+      __m512 e = _mm512_maskz_mov_ps(key_mask(j, L), exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), m)));
+      _mm512_storeu_ps(sr + j, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
+  }
+}
+
 /* AVX-512 attention for head sizes that are multiples of 16 (MiniLM, BGE,
  * E5: 32 or 64). Four query rows at a time: scores for 16 keys accumulate in
  * registers over the head dimension (one key load feeds four FMAs), and the
@@ -148,7 +179,7 @@ __attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x) {
 __attribute__((target("avx512f"))) static void attention_avx512(
     const float *q, const float *k, const float *v, size_t stride, const float *bq, const float *bk,
     const float *bv, int L, int d, float scale, float *ctx, size_t cstride, float *scratch) {
-  const int Lp = (L + 15) & ~15;
+  const int Lp = (L + 31) & ~31;
   float *kt = scratch;                      /* [d][Lp] */
   float *vv = kt + (size_t)d * Lp;          /* [L][d] */
   float *s = vv + (size_t)L * d;            /* [4][Lp] */
@@ -170,38 +201,29 @@ __attribute__((target("avx512f"))) static void attention_avx512(
       const float *qr = q + (size_t)(i0 + (r < R ? r : 0)) * stride;
       for (int c = 0; c < d; c++) qs[r][c] = (qr[c] + bq[c]) * scale;
     }
-    for (int jb = 0; jb < Lp; jb += 16) {
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    /* two key blocks at a time: eight independent accumulator chains keep
+     * both FMA pipes busy despite the FMA latency */
+    for (int j0 = 0; j0 < Lp; j0 += 32) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
       for (int c = 0; c < d; c++) {
-        __m512 kv = _mm512_loadu_ps(kt + (size_t)c * Lp + jb);
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(qs[0][c]), kv, a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(qs[1][c]), kv, a1);
-        a2 = _mm512_fmadd_ps(_mm512_set1_ps(qs[2][c]), kv, a2);
-        a3 = _mm512_fmadd_ps(_mm512_set1_ps(qs[3][c]), kv, a3);
+        __m512 kv = _mm512_loadu_ps(kt + (size_t)c * Lp + j0);
+        __m512 kw = _mm512_loadu_ps(kt + (size_t)c * Lp + j0 + 16);
+        __m512 q0 = _mm512_set1_ps(qs[0][c]), q1 = _mm512_set1_ps(qs[1][c]);
+        __m512 q2 = _mm512_set1_ps(qs[2][c]), q3 = _mm512_set1_ps(qs[3][c]);
+        a0 = _mm512_fmadd_ps(q0, kv, a0);
+        a1 = _mm512_fmadd_ps(q1, kv, a1);
+        a2 = _mm512_fmadd_ps(q2, kv, a2);
+        a3 = _mm512_fmadd_ps(q3, kv, a3);
+        b0 = _mm512_fmadd_ps(q0, kw, b0);
+        b1 = _mm512_fmadd_ps(q1, kw, b1);
+        b2 = _mm512_fmadd_ps(q2, kw, b2);
+        b3 = _mm512_fmadd_ps(q3, kw, b3);
       }
-      _mm512_storeu_ps(s + 0 * Lp + jb, a0);
-      _mm512_storeu_ps(s + 1 * Lp + jb, a1);
-      _mm512_storeu_ps(s + 2 * Lp + jb, a2);
-      _mm512_storeu_ps(s + 3 * Lp + jb, a3);
+      store4(s, Lp, j0, a0, a1, a2, a3);
+      store4(s, Lp, j0 + 16, b0, b1, b2, b3);
     }
     float inv[4];
-    const __mmask16 tail = (__mmask16)((1u << (L - (Lp - 16))) - 1);
-    for (int r = 0; r < 4; r++) {
-      float *sr = s + (size_t)r * Lp;
-      __m512 mx = _mm512_set1_ps(-3.0e38f), sum = _mm512_setzero_ps();
-      for (int jb = 0; jb < Lp; jb += 16) {
-        __mmask16 k16 = jb + 16 <= L ? (__mmask16)0xffff : tail;
-        mx = _mm512_mask_max_ps(mx, k16, mx, _mm512_loadu_ps(sr + jb));
-      }
-      __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-      for (int jb = 0; jb < Lp; jb += 16) {
-        __mmask16 k16 = jb + 16 <= L ? (__mmask16)0xffff : tail;
-        __m512 e = _mm512_maskz_mov_ps(k16, exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + jb), m)));
-        _mm512_storeu_ps(sr + jb, e);
-        sum = _mm512_add_ps(sum, e);
-      }
-      inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
-    }
+    softmax4(s, Lp, L, inv);
     for (int cb = 0; cb < d; cb += 32) {
       const int two = d - cb >= 32;
       __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
@@ -239,4 +261,119 @@ void hx__kern_attention(const float *q, const float *k, const float *v, size_t s
     attention_avx512(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
   else
     attention_generic(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
+}
+
+/* ---- bf16 attention (reduced-precision mode) ----
+ * Same algorithm with vdpbf16ps: q and k are rounded to bf16 and paired
+ * along the head dimension (one instruction does two multiply-adds per
+ * lane), probabilities and v are paired along the key dimension. Scores,
+ * softmax and accumulation stay f32. The context is written as bf16, ready
+ * for the output projection's bf16 GEMM. */
+
+/* dst[c] = bf16((src[c] + bias[c]) * scale) for c < n (n a multiple of 16). */
+__attribute__((target("avx512f,avx512bf16"))) static inline void row_bf16(const float *src,
+                                                                          const float *bias,
+                                                                          float scale, int n,
+                                                                          uint16_t *dst) {
+  for (int c = 0; c < n; c += 16) {
+    __m512 x = _mm512_mul_ps(_mm512_add_ps(_mm512_loadu_ps(src + c), _mm512_loadu_ps(bias + c)),
+                             _mm512_set1_ps(scale));
+    _mm256_storeu_si256((__m256i *)(dst + c), (__m256i)_mm512_cvtneps_pbh(x));
+  }
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void attention_bf16(
+    const float *q, const float *k, const float *v, size_t stride, const float *bq, const float *bk,
+    const float *bv, int L, int d, float scale, uint16_t *ctx, size_t cstride, float *scratch) {
+  const int Lp = (L + 31) & ~31, dh = d / 2;
+  uint32_t *ktp = (uint32_t *)scratch;            /* [d/2][Lp]: (k[j][2c], k[j][2c+1]) */
+  uint32_t *vp = ktp + (size_t)dh * Lp;           /* [Lp/2][d]: (v[2j][c], v[2j+1][c]) */
+  float *s = (float *)(vp + (size_t)(Lp / 2) * d); /* [4][Lp] */
+  uint16_t *pb = (uint16_t *)(s + 4 * (size_t)Lp); /* [4][Lp] probabilities as bf16 */
+  uint32_t qp[4][128];
+  uint16_t r0[256], r1[256];
+
+  for (int j = 0; j < Lp; j++) {
+    if (j < L) row_bf16(k + (size_t)j * stride, bk, 1.0f, d, r0);
+    else memset(r0, 0, (size_t)d * sizeof *r0);
+    const uint32_t *w = (const uint32_t *)r0; /* adjacent bf16 pairs */
+    for (int c = 0; c < dh; c++) ktp[(size_t)c * Lp + j] = w[c];
+  }
+  for (int j = 0; j < Lp; j += 2) {
+    if (j < L) row_bf16(v + (size_t)j * stride, bv, 1.0f, d, r0);
+    else memset(r0, 0, (size_t)d * sizeof *r0);
+    if (j + 1 < L) row_bf16(v + (size_t)(j + 1) * stride, bv, 1.0f, d, r1);
+    else memset(r1, 0, (size_t)d * sizeof *r1);
+    uint32_t *o = vp + (size_t)(j / 2) * d;
+    for (int c = 0; c < d; c++) o[c] = (uint32_t)r0[c] | (uint32_t)r1[c] << 16;
+  }
+  for (int i0 = 0; i0 < L; i0 += 4) {
+    const int R = L - i0 < 4 ? L - i0 : 4;
+    for (int r = 0; r < 4; r++)
+      row_bf16(q + (size_t)(i0 + (r < R ? r : 0)) * stride, bq, scale, d, (uint16_t *)qp[r]);
+    for (int j0 = 0; j0 < Lp; j0 += 32) { /* eight accumulator chains, as in the f32 kernel */
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      for (int c = 0; c < dh; c++) {
+        __m512bh kv = (__m512bh)_mm512_loadu_si512(ktp + (size_t)c * Lp + j0);
+        __m512bh kw = (__m512bh)_mm512_loadu_si512(ktp + (size_t)c * Lp + j0 + 16);
+        __m512bh q0 = (__m512bh)_mm512_set1_epi32((int)qp[0][c]), q1 = (__m512bh)_mm512_set1_epi32((int)qp[1][c]);
+        __m512bh q2 = (__m512bh)_mm512_set1_epi32((int)qp[2][c]), q3 = (__m512bh)_mm512_set1_epi32((int)qp[3][c]);
+        a0 = _mm512_dpbf16_ps(a0, q0, kv);
+        a1 = _mm512_dpbf16_ps(a1, q1, kv);
+        a2 = _mm512_dpbf16_ps(a2, q2, kv);
+        a3 = _mm512_dpbf16_ps(a3, q3, kv);
+        b0 = _mm512_dpbf16_ps(b0, q0, kw);
+        b1 = _mm512_dpbf16_ps(b1, q1, kw);
+        b2 = _mm512_dpbf16_ps(b2, q2, kw);
+        b3 = _mm512_dpbf16_ps(b3, q3, kw);
+      }
+      store4(s, Lp, j0, a0, a1, a2, a3);
+      store4(s, Lp, j0 + 16, b0, b1, b2, b3);
+    }
+    float inv[4];
+    softmax4(s, Lp, L, inv);
+    for (int r = 0; r < 4; r++)
+      for (int j = 0; j < Lp; j += 16)
+        _mm256_storeu_si256((__m256i *)(pb + (size_t)r * Lp + j),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s + (size_t)r * Lp + j)));
+    const uint32_t *p0 = (const uint32_t *)pb, *p1 = (const uint32_t *)(pb + Lp);
+    const uint32_t *p2 = (const uint32_t *)(pb + 2 * Lp), *p3 = (const uint32_t *)(pb + 3 * Lp);
+    for (int cb = 0; cb < d; cb += 32) {
+      const int two = d - cb >= 32; /* 32 columns (8 chains) or the last 16 */
+      __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, e0 = c0, e1 = c0, e2 = c0, e3 = c0;
+      for (int jp = 0; jp < Lp / 2; jp++) {
+        __m512bh vv = (__m512bh)_mm512_loadu_si512(vp + (size_t)jp * d + cb);
+        __m512bh vw = two ? (__m512bh)_mm512_loadu_si512(vp + (size_t)jp * d + cb + 16)
+                          : (__m512bh)_mm512_setzero_si512();
+        __m512bh x0 = (__m512bh)_mm512_set1_epi32((int)p0[jp]), x1 = (__m512bh)_mm512_set1_epi32((int)p1[jp]);
+        __m512bh x2 = (__m512bh)_mm512_set1_epi32((int)p2[jp]), x3 = (__m512bh)_mm512_set1_epi32((int)p3[jp]);
+        c0 = _mm512_dpbf16_ps(c0, x0, vv);
+        c1 = _mm512_dpbf16_ps(c1, x1, vv);
+        c2 = _mm512_dpbf16_ps(c2, x2, vv);
+        c3 = _mm512_dpbf16_ps(c3, x3, vv);
+        e0 = _mm512_dpbf16_ps(e0, x0, vw);
+        e1 = _mm512_dpbf16_ps(e1, x1, vw);
+        e2 = _mm512_dpbf16_ps(e2, x2, vw);
+        e3 = _mm512_dpbf16_ps(e3, x3, vw);
+      }
+      __m512 acc[4][2] = {{c0, e0}, {c1, e1}, {c2, e2}, {c3, e3}};
+      for (int r = 0; r < R; r++) {
+        uint16_t *o = ctx + (size_t)(i0 + r) * cstride + cb;
+        __m512 sc = _mm512_set1_ps(inv[r]);
+        _mm256_storeu_si256((__m256i *)o, (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(acc[r][0], sc)));
+        if (two)
+          _mm256_storeu_si256((__m256i *)(o + 16), (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(acc[r][1], sc)));
+      }
+    }
+  }
+}
+
+int hx__kern_attention_bf16_ok(int d) {
+  return __builtin_cpu_supports("avx512bf16") && d % 16 == 0 && d <= 256;
+}
+
+void hx__kern_attention_bf16(const float *q, const float *k, const float *v, size_t stride,
+                             const float *bq, const float *bk, const float *bv, int L, int d,
+                             float scale, uint16_t *ctx, size_t cstride, float *scratch) {
+  attention_bf16(q, k, v, stride, bq, bk, bv, L, d, scale, ctx, cstride, scratch);
 }

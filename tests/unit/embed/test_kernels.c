@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,47 @@ static void test_attention(void **st) {
   free(scr);
 }
 
+/* bf16 attention: same as the double reference within bf16 rounding. */
+static void test_attention_bf16(void **st) {
+  (void)st;
+  if (!hx__kern_attention_bf16_ok(32)) skip();
+  enum { L = 45, D = 32, S = 3 * 64 };
+  unsigned s = 5;
+  float *qkv = malloc(sizeof(float) * L * S), bias[3 * D];
+  uint16_t ctx[L * 64];
+  float *scr = malloc(sizeof(float) * hx__kern_attention_scratch(L, D));
+  for (int i = 0; i < L * S; i++) qkv[i] = rnd(&s) * 2;
+  for (int i = 0; i < 3 * D; i++) bias[i] = rnd(&s) * 0.5f;
+  const float scale = 1.0f / sqrtf(D);
+  const float *q = qkv + 32, *k = qkv + 64 + 32, *v = qkv + 128 + 32;
+  hx__kern_attention_bf16(q, k, v, S, bias, bias + D, bias + 2 * D, L, D, scale, ctx + 32, 64, scr);
+  double maxd = 0;
+  for (int i = 0; i < L; i++) {
+    double sc[L], mx = -1e30, sum = 0;
+    for (int j = 0; j < L; j++) {
+      double dd = 0;
+      for (int c = 0; c < D; c++)
+        dd += ((double)q[i * S + c] + bias[c]) * ((double)k[j * S + c] + bias[D + c]);
+      sc[j] = dd * scale;
+      mx = sc[j] > mx ? sc[j] : mx;
+    }
+    for (int j = 0; j < L; j++) sum += sc[j] = exp(sc[j] - mx);
+    for (int c = 0; c < D; c++) {
+      double o = 0;
+      for (int j = 0; j < L; j++) o += sc[j] / sum * ((double)v[j * S + c] + bias[2 * D + c]);
+      uint32_t u = (uint32_t)ctx[i * 64 + 32 + c] << 16;
+      float got;
+      memcpy(&got, &u, 4);
+      double dlt = fabs(got - o);
+      maxd = dlt > maxd ? dlt : maxd;
+    }
+  }
+  fprintf(stderr, "bf16 attention max |diff| %.4f\n", maxd);
+  assert_true(maxd < 0.03);
+  free(qkv);
+  free(scr);
+}
+
 /* f32 -> bf16 rounds to nearest, ties to even (native or generic path). */
 static void test_to_bf16(void **st) {
   (void)st;
@@ -126,6 +168,7 @@ int main(void) {
     cmocka_unit_test(test_layernorm),
     cmocka_unit_test(test_attention),
     cmocka_unit_test(test_to_bf16),
+    cmocka_unit_test(test_attention_bf16),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
