@@ -53,9 +53,9 @@ for round in $(seq 1 "$rounds"); do
     echo "round $round/$rounds: batch $1 x $2 tokens ..." >&2
     echo "$1 $2 ours $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32 "$work/emb_ours_$1_$2.f32")" >> "$res"
     echo "$1 $2 ours-passive $(OMP_WAIT_POLICY=passive "$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32)" >> "$res"
-    echo "$1 $2 ours-f32p $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32p)" >> "$res"
     if [ "$bf16" = 1 ]; then
       echo "$1 $2 ours-bf16 $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16 "$work/emb_bf16_$1_$2.f32")" >> "$res"
+      echo "$1 $2 ours-bf16-passive $(OMP_WAIT_POLICY=passive "$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16)" >> "$res"
     fi
     echo "$1 $2 ort $(node "$here/bench_ort.js" "$work/minilm-bench.onnx" "$1" "$2" "$threads" "$secs" "$work/emb_ort_$1_$2.f32")" >> "$res"
     echo "$1 $2 torch $("$py" "$here/bench_torch.py" "$1" "$2" "$threads" "$secs" "$work/emb_torch_$1_$2.f32" 2>/dev/null)" >> "$res"
