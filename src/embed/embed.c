@@ -230,8 +230,26 @@ static int cmp_len(const void *a, const void *b) {
   return x->idx - y->idx;
 }
 
+/* Prefix err's message with "text i: " (the message is copied first: it is
+ * both the source and the destination). */
+static int text_error(hx_err *err, int rc, size_t i, size_t n) {
+  char m[sizeof err->msg];
+  if (!err || n <= 1) return rc;
+  snprintf(m, sizeof m, "%s", err->msg);
+  return hx_err_setst(err, rc, 422, "text %zu: %s", i, m);
+}
+
+/* One text failed validation: with status[] record it and go on (zero
+ * vector), without it fail the whole call. */
+static int reject(int *status, float *out, int dim, size_t i, int rc) {
+  if (!status) return rc;
+  status[i] = rc;
+  memset(out + i * (size_t)dim, 0, (size_t)dim * sizeof *out);
+  return 0;
+}
+
 static int embed_bert(hx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
-                      float *out, int *ntokens, int *truncated, hx_err *err) {
+                      float *out, int *ntokens, int *truncated, int *status, hx_err *err) {
   const int H = e->info.dim, ML = e->max_len;
   int32_t *ids = NULL, *packed = NULL;
   item *items = NULL;
@@ -248,27 +266,33 @@ static int embed_bert(hx_embedder *e, const char *const *texts, const size_t *le
     rc = hx_err_set(err, HX_ENOMEM, "out of memory for %zu texts", n);
     goto out;
   }
+  size_t m = 0; /* texts that go through the model */
   for (size_t i = 0; i < n; i++) {
     size_t len = lens ? lens[i] : strlen(texts[i]);
     int nt = 0, tr = 0;
+    if (ntokens) ntokens[i] = 0;
+    if (truncated) truncated[i] = 0;
     if ((rc = hx_tokenizer_encode(e->tok, texts[i], len, ML, ids + i * (size_t)ML, &nt, &tr, err))) {
-      if (n > 1) hx_err_setst(err, rc, 422, "text %zu: %s", i, err ? err->msg : "invalid");
-      goto out;
+      if ((rc = reject(status, out, H, i, text_error(err, rc, i, n)))) goto out;
+      continue;
     }
     if (nt <= 2) {
-      rc = hx_err_setst(err, HX_EINVAL, 422, n > 1 ? "text %zu is empty or whitespace-only" : "text is empty or whitespace-only", i);
-      goto out;
+      rc = n > 1 ? hx_err_setst(err, HX_EINVAL, 422, "text %zu is empty or whitespace-only", i)
+                 : hx_err_setst(err, HX_EINVAL, 422, "text is empty or whitespace-only");
+      if ((rc = reject(status, out, H, i, rc))) goto out;
+      continue;
     }
-    items[i].idx = (int)i;
-    items[i].len = nt;
+    if (status) status[i] = 0;
+    items[m].idx = (int)i;
+    items[m++].len = nt;
     if (ntokens) ntokens[i] = nt;
     if (truncated) truncated[i] = tr;
   }
-  qsort(items, n, sizeof *items, cmp_len);
-  for (size_t a = 0; a < n;) {
+  qsort(items, m, sizeof *items, cmp_len);
+  for (size_t a = 0; a < m;) {
     size_t b = a;
     int T = 0;
-    while (b < n && b - a < HX_BATCH_SEQS && (T == 0 || T + items[b].len <= HX_BATCH_TOKENS)) {
+    while (b < m && b - a < HX_BATCH_SEQS && (T == 0 || T + items[b].len <= HX_BATCH_TOKENS)) {
       memcpy(packed + T, ids + (size_t)items[b].idx * ML, (size_t)items[b].len * sizeof *packed);
       blens[b - a] = items[b].len;
       T += items[b].len;
@@ -292,24 +316,34 @@ out:
   return rc;
 }
 
+static int embed_any(hx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
+                     float *out, int *ntokens, int *truncated, int *status, hx_err *err) {
+  if (n == 0) return 0;
+  if (e->bert) return embed_bert(e, texts, lens, n, out, ntokens, truncated, status, err);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = lens ? lens[i] : strlen(texts[i]);
+    int words = 0, rc;
+    if (truncated) truncated[i] = 0;
+    if (ntokens) ntokens[i] = 0;
+    rc = hx_lexical_embed(texts[i], len, e->info.dim, out + i * (size_t)e->info.dim, &words, err);
+    if (rc) {
+      if ((rc = reject(status, out, e->info.dim, i, text_error(err, rc, i, n)))) return rc;
+      continue;
+    }
+    if (status) status[i] = 0;
+    if (ntokens) ntokens[i] = words;
+  }
+  return 0;
+}
+
 int hx_embedder_embed(hx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
                       float *out, int *ntokens, int *truncated, hx_err *err) {
-  if (n == 0) return 0;
-  if (!e->bert) {
-    for (size_t i = 0; i < n; i++) {
-      size_t len = lens ? lens[i] : strlen(texts[i]);
-      int words = 0;
-      int rc = hx_lexical_embed(texts[i], len, e->info.dim, out + i * (size_t)e->info.dim, &words, err);
-      if (rc) {
-        if (n > 1) hx_err_setst(err, rc, 422, "text %zu: %s", i, err ? err->msg : "invalid");
-        return rc;
-      }
-      if (ntokens) ntokens[i] = words;
-      if (truncated) truncated[i] = 0;
-    }
-    return 0;
-  }
-  return embed_bert(e, texts, lens, n, out, ntokens, truncated, err);
+  return embed_any(e, texts, lens, n, out, ntokens, truncated, NULL, err);
+}
+
+int hx_embedder_embed_each(hx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
+                           float *out, int *ntokens, int *truncated, int *status, hx_err *err) {
+  return embed_any(e, texts, lens, n, out, ntokens, truncated, status, err);
 }
 
 /* ---- listing ---- */

@@ -73,6 +73,16 @@ const hx_model_info *hx_embedder_info(const hx_embedder *e);
 int hx_embedder_embed(hx_embedder *e, const char *const *texts, const size_t *lens,
                       size_t n, float *out, int *ntokens, int *truncated, hx_err *err);
 
+/* Like hx_embedder_embed, but a text that is invalid UTF-8, empty or
+ * whitespace-only does not fail the call: status[i] (required, n entries)
+ * receives 0 or its HX_E* code, its vector is all zeros, the others are
+ * embedded. For the message of a failed text, embed it alone with
+ * hx_embedder_embed. Returns non-zero only for failures of the whole call
+ * (out of memory, model errors). For batch jobs that must keep the good
+ * segments. */
+int hx_embedder_embed_each(hx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
+                           float *out, int *ntokens, int *truncated, int *status, hx_err *err);
+
 /* Installed models (each directory under models_dir that opens as a BERT
  * model's config, checked cheaply: config.json + weights present) plus the
  * built-in lexical one. is_default marks what hx_models_default picks.

@@ -253,6 +253,36 @@ static void test_empty_and_blank(void **s) {
   hx_embedder_free(e);
 }
 
+/* embed_each keeps the good texts of a batch and reports the bad ones. */
+static void test_embed_each(void **s) {
+  (void)s;
+  static const char *names[] = {"tiny-bert", "lexical"};
+  for (int k = 0; k < 2; k++) {
+    hx_embedder *e = NULL;
+    hx_err err = {0};
+    const char *texts[] = {"hello world", "", "bad \xff", "the caf\xc3\xa9 is fast", " \t "};
+    int status[5] = {-99, -99, -99, -99, -99}, nt[5];
+    assert_int_equal(hx_embedder_open("tests/embed", names[k], 32, &e, &err), 0);
+    float out[5 * 32], one[32];
+    assert_int_equal(hx_embedder_embed_each(e, texts, NULL, 5, out, nt, NULL, status, &err), 0);
+    int want[5] = {0, HX_EINVAL, HX_EINVAL, 0, HX_EINVAL};
+    for (int i = 0; i < 5; i++) {
+      assert_int_equal(status[i], want[i]);
+      if (want[i]) {
+        for (int c = 0; c < 32; c++) assert_true(out[i * 32 + c] == 0.0f);
+        assert_int_equal(nt[i], 0);
+        continue;
+      }
+      assert_int_equal(hx_embedder_embed(e, &texts[i], NULL, 1, one, NULL, NULL, &err), 0);
+      for (int c = 0; c < 32; c++) assert_true(fabsf(out[i * 32 + c] - one[c]) < 1e-6f);
+    }
+    /* the plain call fails as a whole, naming the first bad text */
+    assert_int_equal(hx_embedder_embed(e, texts, NULL, 5, out, NULL, NULL, &err), HX_EINVAL);
+    assert_non_null(strstr(err.msg, "text 1"));
+    hx_embedder_free(e);
+  }
+}
+
 /* Damage one file of a scratch copy; opening must fail naming that file. */
 static void expect_open_error(const char *file, const void *data, long len, int code) {
   char models[256], dir[512], p[600];
@@ -315,6 +345,7 @@ int main(void) {
     cmocka_unit_test(test_many_texts_batched),
     cmocka_unit_test(test_concurrent_callers),
     cmocka_unit_test(test_empty_and_blank),
+    cmocka_unit_test(test_embed_each),
     cmocka_unit_test(test_missing_and_corrupt_files),
     cmocka_unit_test(test_unknown_model),
   };
