@@ -14,8 +14,11 @@
  *      prefixed "##"; a word with no full cover or longer than
  *      max_input_chars_per_word (100) code points becomes [UNK];
  *   6. [CLS] tokens [SEP], truncated by tokens to max_len.
- * Known difference: lower-casing is Unicode simple case mapping plus the
- * U+0130 special case; Python's context-dependent final sigma is not applied.
+ *
+ * Lower-casing is per character (simple case mapping plus U+0130 -> "i\u0307"),
+ * as BertTokenizerFast does; the slow Python tokenizer's context-dependent
+ * final sigma and its NFC pass are not applied. Special-token strings inside
+ * the text are tokenized as text.
  */
 #ifndef HX_EMBED_TOKENIZER_H
 #define HX_EMBED_TOKENIZER_H
