@@ -203,6 +203,13 @@ const hx_model_info *hx_embedder_info(const hx_embedder *e) { return &e->info; }
 
 void hx_embedder_set_threads(hx_embedder *e, int n) { e->threads = n > 0 ? n : 1; }
 
+int hx_embed_threads_for(int workers) {
+  const char *s = getenv("HEIMDEX_EMBED_THREADS");
+  if (s && atoi(s) > 0) return hx__embed_threads();
+  int n = hx__embed_threads() / (workers > 0 ? workers : 1);
+  return n > 0 ? n : 1;
+}
+
 int hx_embedder_set_precision(hx_embedder *e, const char *precision, hx_err *err) {
   int p;
   if (strcmp(precision, "f32") == 0) p = HX_PREC_F32;

@@ -61,6 +61,10 @@ int hx_embedder_set_precision(hx_embedder *e, const char *precision, hx_err *err
  * while another thread embeds with e. */
 void hx_embedder_set_threads(hx_embedder *e, int n);
 
+/* The thread count for one of `workers` concurrent embedding workers:
+ * HEIMDEX_EMBED_THREADS when set, else max(1, usable CPUs / workers). */
+int hx_embed_threads_for(int workers);
+
 /* Borrowed, lives as long as e. */
 const hx_model_info *hx_embedder_info(const hx_embedder *e);
 

@@ -115,6 +115,18 @@ static void test_errors(void **s) {
   hx_embedder_free(e);
 }
 
+static void test_threads_for(void **s) {
+  (void)s;
+  unsetenv("HEIMDEX_EMBED_THREADS");
+  int one = hx_embed_threads_for(1);
+  assert_true(one >= 1);
+  assert_int_equal(hx_embed_threads_for(1000), 1);
+  assert_int_equal(hx_embed_threads_for(2), one / 2 > 0 ? one / 2 : 1);
+  setenv("HEIMDEX_EMBED_THREADS", "3", 1);
+  assert_int_equal(hx_embed_threads_for(8), 3);
+  unsetenv("HEIMDEX_EMBED_THREADS");
+}
+
 static void test_models_list(void **s) {
   (void)s;
   hx_model_info *v = NULL;
@@ -181,6 +193,7 @@ int main(void) {
     cmocka_unit_test(test_similarity_ranks),
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_models_list),
+    cmocka_unit_test(test_threads_for),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
