@@ -1,0 +1,30 @@
+/*
+ * embed_int.h - helpers shared by the files of src/embed (not public).
+ *
+ * Every model file is read through these so that a missing or corrupt file
+ * yields one error that names it (HX_ENOENT / HX_ECORRUPT, "<path>: why").
+ */
+#ifndef HX_EMBED_EMBED_INT_H
+#define HX_EMBED_EMBED_INT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "util/err.h"
+
+/* dir + "/" + name into buf; HX_EINVAL if it does not fit. */
+int hx__embed_path(char *buf, size_t cap, const char *dir, const char *name, hx_err *err);
+
+/* Parse a JSON file. *out owned by the caller (json_decref). Missing file:
+ * HX_ENOENT unless optional, then 0 with *out = NULL. */
+int hx__embed_json_load(const char *path, int optional, json_t **out, hx_err *err);
+
+/* Whole file into a NUL-terminated malloc'd buffer (owned by the caller). */
+int hx__embed_read_file(const char *path, char **out, size_t *len, hx_err *err);
+
+/* Number of compute threads: HEIMDEX_EMBED_THREADS if set (>0), else the CPUs
+ * in this process's affinity mask. */
+int hx__embed_threads(void);
+
+#endif
