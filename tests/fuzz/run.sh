@@ -1,38 +1,36 @@
 #!/usr/bin/env bash
-# Builds every tests/fuzz/fuzz_*.c with clang's libFuzzer + ASan/UBSan against
-# the project sources and runs each for SECONDS (default 10) from its corpus.
+# Builds every libFuzzer target tests/**/fuzz_*.c (clang, ASan+UBSan, the
+# project's own CMake build with HX_FUZZ=ON, so each part's libraries come from
+# its module.cmake) and runs each for SECONDS (default 10).
 #   tests/fuzz/run.sh [SECONDS]
-# Any crash fails the run; the crashing input is kept in the build dir.
+# Seeds: tests/fuzz/corpus/<short>/ or, beside the target, seeds_<short>/ or
+# <short>_seeds/; dictionary: <short>.dict beside the target or in tests/fuzz/
+# (<short> is the file name without "fuzz_"). Any crash fails the run; the
+# crashing input and the log stay in build-fuzz/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 secs="${1:-10}"
 out="$root/build-fuzz"
-mkdir -p "$out"
-cflags="$(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl)"
-libs="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl) -lpthread -lm"
-srcs=$(find "$root/src" -name '*.c' ! -path '*/cli/main.c' | sort)
-# the served documents are embedded by CMake; the fuzz targets do not serve them
-cat > "$out/docs_stub.c" <<'EOC'
-const unsigned char hx_doc_openapi_json[] = {0}, hx_doc_api_html[] = {0};
-const unsigned long hx_doc_openapi_json_len = 0, hx_doc_api_html_len = 0;
-EOC
-srcs="$srcs $out/docs_stub.c"
-# a part's extra libraries (src/*/module.cmake) are not needed by these targets' code paths
+CC=clang cmake -S "$root" -B "$out" -DHX_FUZZ=ON -DHX_DEV=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$out.configure.log" 2>&1 \
+  || { cat "$out.configure.log"; exit 1; }
+cmake --build "$out" --target fuzzers -j2 > "$out.build.log" 2>&1 || { tail -40 "$out.build.log"; exit 1; }
 fail=0
-for t in "$root"/tests/fuzz/fuzz_*.c; do
-  name="$(basename "$t" .c)"
-  corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
-  bin="$out/$name"
-  clang -g -O1 -std=c11 -D_GNU_SOURCE -DHX_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -I"$root/src" $cflags "$t" $srcs $libs -o "$bin"
+while read -r src; do
+  [ -n "$src" ] || continue
+  name="$(basename "$src" .c)"; short="${name#fuzz_}"; dir="$(dirname "$src")"
+  args=()
+  for c in "$root/tests/fuzz/corpus/$short" "$dir/seeds_$short" "$dir/${short}_seeds"; do
+    [ -d "$c" ] && args+=("$c")
+  done
+  for d in "$dir/$short.dict" "$root/tests/fuzz/$short.dict"; do
+    [ -f "$d" ] && { args+=(-dict="$d"); break; }
+  done
   work="$out/corpus-$name"; mkdir -p "$work"
-  dict=(); [ -f "$root/tests/fuzz/${name#fuzz_}.dict" ] && dict=(-dict="$root/tests/fuzz/${name#fuzz_}.dict")
-  [ "$name" = fuzz_auth ] && dict=(-dict="$root/tests/fuzz/jwt.dict")
-  if (cd "$out" && "$bin" "$work" "$corpus" "${dict[@]}" -max_total_time="$secs" -max_len=8192 \
-        -print_final_stats=0 > "$out/$name.log" 2>&1); then
-    echo "fuzz $name: ok ($(grep -c . "$out/$name.log" || true) log lines, ${secs}s)"
+  if (cd "$out" && "./$name" "$work" "${args[@]}" -max_total_time="$secs" -max_len=65536 -timeout=20 \
+        -rss_limit_mb=2048 -print_final_stats=0 > "$out/$name.log" 2>&1); then
+    echo "fuzz $name: ok (${secs}s)"
   else
     echo "fuzz $name: FAILED, see $out/$name.log"; tail -30 "$out/$name.log"; fail=1
   fi
-done
+done < "$out/fuzzers.txt"
 exit $fail
