@@ -12,6 +12,7 @@
 #include "obs/probe.h"
 #include "util/config.h"
 #include "vstore/vstore.h"
+#include "worker/models.h"
 #include "worker/worker.h"
 
 typedef struct hx_app {
@@ -23,6 +24,7 @@ typedef struct hx_app {
   hx_dispatcher *disp;   /* NULL when this process does not dispatch */
   hx_probes *probes;     /* readiness of pg, redis, qdrant, gcs */
   hx_ratelimit *limits;  /* per-org request limits by route class */
+  hx_models *models;     /* embedding models (default, checks, GET /models) */
   double started_at;
 } hx_app;
 

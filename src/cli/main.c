@@ -127,6 +127,10 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
 
   hx_workers *workers = NULL;
   hx_http *http = NULL;
+  if (hx_models_new(&app.cfg, &app.models, &err)) {
+    rc = die_config(&err);
+    goto out;
+  }
   if (open_stores(&app, &err)) goto fail;
   size_t recovered = 0;
   /* only a process that owns the whole embedded pipeline may recover it */
@@ -138,7 +142,7 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
     goto fail;
   }
   if (dispatch_on && hx_dispatcher_start(&app.cfg, app.ledger, app.queue, &app.disp, &err)) goto fail;
-  if (workers_on && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.cfg.workers, &workers, &err))
+  if (workers_on && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.models, app.cfg.workers, &workers, &err))
     goto fail;
   if (http_on) {
     hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
@@ -170,6 +174,7 @@ out:
   close_stores(&app);
   hx_probes_free(app.probes);
   hx_ratelimit_free(app.limits);
+  hx_models_free(app.models);
   curl_global_cleanup();
   if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);
   return rc;

@@ -75,6 +75,9 @@ json_t *hx_config_json(const hx_config *c) {
   json_object_set_new(o, "DATABASE_URL", masked_url(c->database_url));
   json_object_set_new(o, "REDIS_URL", masked_url(c->redis_url));
   json_object_set_new(o, "queue", json_string(c->redis_url[0] ? "redis" : "inproc"));
+  json_object_set_new(o, "HEIMDEX_MODELS_DIR", json_string(c->models_dir));
+  json_object_set_new(o, "EMBEDDING_MODEL_NAME", json_string(c->embedding_model));
+  json_object_set_new(o, "HEIMDEX_MAX_BATCH_SEGMENTS", json_integer(c->max_batch_segments));
   return o;
 }
 
@@ -180,6 +183,10 @@ int hx_config_load(hx_config *c, hx_err *err) {
   if (c->redis_url[0] && !c->use_pg)
     return hx_err_set(err, HX_ECONFIG, "REDIS_URL needs the PostgreSQL ledger (DATABASE_URL or PGHOST): the embedded"
                                        " ledger serves one process");
+
+  if ((rc = get_str("HEIMDEX_MODELS_DIR", "./models", c->models_dir, sizeof c->models_dir, err))) return rc;
+  if ((rc = get_str("EMBEDDING_MODEL_NAME", "", c->embedding_model, sizeof c->embedding_model, err))) return rc;
+  INT("HEIMDEX_MAX_BATCH_SEGMENTS", 10000, 1, 1000000, max_batch_segments);
 
   char lvl[16];
   if ((rc = get_str("HEIMDEX_LOG_LEVEL", "info", lvl, sizeof lvl, err))) return rc;

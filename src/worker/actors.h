@@ -14,6 +14,7 @@
 #include "jobs/store.h"
 #include "util/config.h"
 #include "vstore/vstore.h"
+#include "worker/models.h"
 
 #define HX_RUN_MAX_STEPS 8
 
@@ -22,6 +23,7 @@ typedef struct hx_actor_ctx {
   hx_ledger *ledger;
   hx_vstore *vs;
   const atomic_int *stopping;   /* set at shutdown: long actors stop early and set run->interrupted */
+  hx_models *models;            /* embedding models */
 } hx_actor_ctx;
 
 typedef struct hx_run {
@@ -44,6 +46,9 @@ typedef struct hx_actor {
 } hx_actor;
 
 const hx_actor *hx_actor_find(const char *task_name);
+
+/* Defined in actors_embed.c. */
+extern const hx_actor hx_actor_embed_text, hx_actor_embed_batch;
 
 /* Helpers for actors. */
 void hx_run_step(hx_run *r, const char *stage, int progress);

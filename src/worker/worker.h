@@ -25,8 +25,9 @@ int hx_dispatcher_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_disp
 void hx_dispatcher_poke(hx_dispatcher *d);   /* accepts NULL */
 void hx_dispatcher_stop(hx_dispatcher *d);   /* accepts NULL */
 
-int hx_workers_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_vstore *vs, int nthreads,
-                     hx_workers **out, hx_err *err);
+struct hx_models;
+int hx_workers_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_vstore *vs, struct hx_models *models,
+                     int nthreads, hx_workers **out, hx_err *err);
 void hx_workers_stop(hx_workers *w);         /* shuts the queue down, joins the threads; accepts NULL */
 
 /* Delay before attempt `attempt + 1` after `attempt` failed attempts (ms, jittered). */

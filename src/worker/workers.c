@@ -157,11 +157,11 @@ static void *worker_main(void *p) {
   return NULL;
 }
 
-int hx_workers_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_vstore *vs, int nthreads,
-                     hx_workers **out, hx_err *err) {
+int hx_workers_start(const hx_config *cfg, hx_ledger *l, hx_queue *q, hx_vstore *vs, hx_models *models,
+                     int nthreads, hx_workers **out, hx_err *err) {
   hx_workers *w = calloc(1, sizeof *w);
   if (!w) return hx_err_set(err, HX_ENOMEM, "out of memory");
-  w->ctx = (hx_actor_ctx){cfg, l, vs, &w->stopping};
+  w->ctx = (hx_actor_ctx){cfg, l, vs, &w->stopping, models};
   w->queue = q;
   w->threads = calloc((size_t)nthreads, sizeof *w->threads);
   for (int i = 0; i < nthreads; i++) {
