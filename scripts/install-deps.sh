@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent installer of the Debian packages heimdex builds, runs and tests with.
 # Each part lists its own packages in scripts/deps/<part>.build (needed to build
-# and run) and scripts/deps/<part>.test (needed only by tests and benchmarks).
+# and run), scripts/deps/<part>.test (needed by tests) and <part>.bench (only by
+# benchmarks and fixture generators: `install-deps.sh bench`).
 # Installs only what is missing, so a second run makes no apt-get call at all.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,7 +10,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 case "${1:-build}" in
   build) kinds=(build) ;;
   test)  kinds=(build test) ;;
-  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+  bench) kinds=(build test bench) ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 
 want=()

@@ -20,7 +20,7 @@ rounds="${HX_BENCH_ROUNDS:-3}"
 py=/usr/bin/python3
 work="$here/work"
 
-"$root/scripts/install-deps.sh" test
+"$root/scripts/install-deps.sh" bench
 if [ ! -e "$here/node_modules/onnxruntime-node/package.json" ]; then
   (cd "$here" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null)
 fi

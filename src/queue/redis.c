@@ -283,7 +283,17 @@ static void rq_dead(hx_queue *qq, const hx_job_msg *m, const char *error) {
   hx_err err = {0};
   redisContext *c = get_conn(q, &err);
   if (!c) return;
-  char *enc = encode(m);
+  /* keep the message for operators, but not the raw text it carried */
+  hx_job_msg kept = *m;
+  kept.payload = json_deep_copy(m->payload);
+  json_t *kw = json_object_get(kept.payload, "kwargs");
+  json_object_del(kw, "text");
+  json_t *segs = json_object_get(kw, "segments");
+  size_t si;
+  json_t *sg;
+  json_array_foreach(segs, si, sg) json_object_del(sg, "text");
+  char *enc = encode(&kept);
+  json_decref(kept.payload);
   const char *argv[] = {"XADD", DEAD, "MAXLEN", "~", "100000", "*", "m", enc, "error", error ? error : ""};
   size_t lens[10];
   for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);

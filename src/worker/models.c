@@ -36,11 +36,22 @@ int hx_models_new(const hx_config *cfg, hx_models **out, hx_err *err) {
   m->cfg = cfg;
   pthread_mutex_init(&m->mu, NULL);
   int rc = 0;
-  if (cfg->embedding_model[0]) snprintf(m->default_name, sizeof m->default_name, "%s", cfg->embedding_model);
-  else rc = hx_models_default(cfg->models_dir, m->default_name, sizeof m->default_name, err);
-  if (!rc) {
+  if (cfg->embedding_model[0]) {
+    snprintf(m->default_name, sizeof m->default_name, "%s", cfg->embedding_model);
     rc = hx_models_check(m, m->default_name, NULL, err);
-    if (rc) rc = hx_err_set(err, HX_ECONFIG, "EMBEDDING_MODEL_NAME=%s: %s", m->default_name, err->msg);
+    if (rc) {
+      char why[sizeof err->msg];
+      snprintf(why, sizeof why, "%s", err->msg);
+      rc = hx_err_set(err, HX_ECONFIG, "EMBEDDING_MODEL_NAME=%s: %s", m->default_name, why);
+    }
+  } else {
+    /* not chosen: the engine's pick if it fits VECTOR_SIZE, else the built-in one */
+    rc = hx_models_default(cfg->models_dir, m->default_name, sizeof m->default_name, err);
+    if (!rc && hx_models_check(m, m->default_name, NULL, err)) {
+      hx_log(HX_LOG_WARN, "default_model_unusable",
+             json_pack("{s:s,s:s,s:s}", "model", m->default_name, "reason", err->msg, "using", "lexical"));
+      snprintf(m->default_name, sizeof m->default_name, "lexical");
+    }
   }
   if (rc) {
     hx_models_free(m);

@@ -33,6 +33,7 @@ def test_bad_config(binary):
         ({"REDIS_URL": "http://x"}, "REDIS_URL=http://x must start with redis://"),
         ({"HEIMDEX_MOCK_STAGE_MS": "1,2"}, "HEIMDEX_MOCK_STAGE_MS must be three"),
         ({"HEIMDEX_RATE_LIMIT_EMBED": "fast"}, "HEIMDEX_RATE_LIMIT_EMBED=fast is not RATE[,BURST]"),
+        ({"EMBEDDING_MODEL_NAME": "no-such-model"}, "EMBEDDING_MODEL_NAME=no-such-model: Unknown model: no-such-model"),
         ({"AUTH_PROVIDER": "magic"}, "AUTH_PROVIDER=magic is not one of dev, supabase"),
         ({"HEIMDEX_RETRY_MIN_MS": "5000", "HEIMDEX_RETRY_MAX_MS": "10"}, "HEIMDEX_RETRY_MAX_MS=10 is below"),
     ]

@@ -73,6 +73,14 @@ def test_responses_validate(s):
     call("POST", "/vectors/mock", "/vectors/mock", {"asset_id": ""}, tok, want=422)
     call("POST", "/vectors/mock", "/vectors/mock", {"asset_id": "a", "segment_id": "b"}, None, want=403)
     call("POST", "/vectors/mock", "/vectors/mock", None, tok, raw=b"x" * (2 << 20), want=413)
+    call("POST", "/vectors/embed", "/vectors/embed", {"asset_id": "oa", "segment_id": "e", "text": "hello"}, tok, want=200)
+    call("POST", "/vectors/embed", "/vectors/embed", {"asset_id": "oa", "segment_id": "e", "text": "x", "model": "nope"},
+         tok, want=400)
+    call("POST", "/vectors/embed", "/vectors/embed", {"asset_id": "oa", "segment_id": "e", "text": " "}, tok, want=422)
+    call("POST", "/vectors/embed/batch", "/vectors/embed/batch",
+         {"asset_id": "oa", "segments": [{"segment_id": "a", "text": "one"}]}, tok, want=200)
+    call("POST", "/vectors/embed/batch", "/vectors/embed/batch", {"asset_id": "oa", "segments": []}, tok, want=422)
+    call("GET", "/models", "/models", token=tok, want=200)
     call("POST", "/jobs", "/jobs", {}, tok, want=200)
     call("POST", "/jobs", "/jobs", {"type": "other"}, tok, want=422)
     ops = {(m.upper(), p) for p, item in spec["paths"].items() for m in item}
