@@ -24,3 +24,12 @@ if(HXEMBED_OPENBLAS_LIB AND HXEMBED_CBLAS_INCLUDE)
   target_include_directories(hx_bench_gemm PRIVATE ${HXEMBED_CBLAS_INCLUDE})
   target_link_libraries(hx_bench_gemm PRIVATE hxcore ${HXEMBED_OPENBLAS_LIB})
 endif()
+
+# target_clones makes ifunc resolvers, which run during relocation, before the
+# ThreadSanitizer runtime exists: instrumented, they crash at load. These two
+# files are pure arithmetic on caller-owned buffers, so they are left out of
+# TSan (everything that shares state across threads stays instrumented).
+if(HX_SANITIZE MATCHES "thread")
+  set_property(SOURCE ${PROJECT_SOURCE_DIR}/src/embed/kernels.c ${PROJECT_SOURCE_DIR}/src/embed/gemm.c
+               APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=thread)
+endif()
