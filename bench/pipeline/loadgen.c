@@ -143,7 +143,18 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nclients; i++) pthread_create(&th[i], NULL, poller, NULL);
   for (int i = 0; i < nclients; i++) pthread_join(th[i], NULL);
 
-  /* completion times from the ledger */
+  /* completion times from the ledger: "-" = another ledger (PostgreSQL); then
+   * the submit times are written to LOADGEN_DUMP for the caller to join */
+  if (!strcmp(argv[5], "-")) {
+    const char *dump = getenv("LOADGEN_DUMP");
+    FILE *f = dump ? fopen(dump, "w") : NULL;
+    for (long i = 0; f && i < njobs; i++)
+      if (job_ids[i][0]) fprintf(f, "%s %.6f\n", job_ids[i], submit_t[i]);
+    if (f) fclose(f);
+    printf("{\"jobs\":%ld,\"completed\":%ld,\"errors\":%ld,\"submit_s\":%.3f,\"submit_per_s\":%.0f,\"t0\":%.6f}\n",
+           njobs, completed_seen, errors, t_submitted - t0, njobs / (t_submitted - t0), t0);
+    return errors ? 1 : 0;
+  }
   sqlite3 *db;
   if (sqlite3_open_v2(argv[5], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) { fprintf(stderr, "open ledger\n"); return 1; }
   sqlite3_stmt *st;
