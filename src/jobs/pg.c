@@ -348,50 +348,71 @@ static int pg_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, size_t pub
 
 /* ---- start / progress / finish ---- */
 
-static int add_event(PGconn *c, hx_err *err, const char *job_id, const char *prev, const char *next, json_t *detail) {
-  char *dj = detail ? hx_json_compact(detail) : NULL;
-  json_decref(detail);
-  const char *v[4] = {job_id, prev, next, dj};
-  int rc = cmd(c, err, "INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
-               " VALUES ($1::uuid, clock_timestamp(), $2, $3, $4::jsonb)",
-               4, v);
-  free(dj);
-  return rc;
-}
-
 static json_t *step_detail(const char *stage, int progress) {
   return json_pack("{s:s,s:i}", "stage", stage, "progress", progress);
 }
 
+/* A PostgreSQL array literal of text elements ("{...}", NULL for NULL): the
+ * batch operations send one array per column instead of one statement per job. */
+static void arr_add(hx_buf *b, const char *v) {
+  hx_buf_adds(b, b->len > 1 ? "," : "");
+  if (!v) {
+    hx_buf_adds(b, "NULL");
+    return;
+  }
+  hx_buf_add(b, "\"", 1);
+  for (const char *p = v; *p; p++) {
+    if (*p == '"' || *p == '\\') hx_buf_add(b, "\\", 1);
+    hx_buf_add(b, p, 1);
+  }
+  hx_buf_add(b, "\"", 1);
+}
+
+static void arr_open(hx_buf *b) { hx_buf_init(b, (size_t)1 << 28); hx_buf_add(b, "{", 1); }
+static const char *arr_close(hx_buf *b) { hx_buf_add(b, "}", 1); return b->data; }
+
+/* One statement for the whole batch: lock the jobs that may start, mark them
+ * running, and record their events. */
 static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
                     hx_err *err) {
   pg_ledger *p = PG(l);
+  for (size_t i = 0; i < n; i++) started[i] = 0;
+  if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
-  int rc = cmd(c, err, "BEGIN", 0, NULL);
-  for (size_t i = 0; i < n && !rc; i++) {
-    started[i] = 0;
-    const char *v[2] = {ids[i], (reclaimed && reclaimed[i]) ? "t" : "f"};
-    PGresult *r = q(c, err,
-        "WITH prev AS (SELECT status FROM job WHERE id = $1::uuid FOR UPDATE)"
-        " UPDATE job SET status = 'running', attempt = attempt + 1, started_at = COALESCE(started_at, NOW()),"
-        " updated_at = NOW(), stage = 'initializing', progress = 0, next_run_at = NULL"
-        " FROM prev WHERE job.id = $1::uuid AND (prev.status = 'queued' OR (prev.status = 'running' AND $2::bool))"
-        " RETURNING job.attempt, prev.status::text", 2, v);
-    if (!r) { rc = DBERR; break; }
-    if (PQntuples(r) == 1) {
-      started[i] = 1;
-      if (attempt) attempt[i] = atoi(PQgetvalue(r, 0, 0));
-      char prev[16];
-      snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
-      PQclear(r);
-      rc = add_event(c, err, ids[i], prev, "running", step_detail("initializing", 0));
-    } else {
-      PQclear(r);
-    }
+  hx_buf a_ids, a_rec;
+  arr_open(&a_ids);
+  arr_open(&a_rec);
+  for (size_t i = 0; i < n; i++) {
+    arr_add(&a_ids, ids[i]);
+    arr_add(&a_rec, (reclaimed && reclaimed[i]) ? "t" : "f");
   }
-  if (rc == 0) rc = cmd(c, err, "COMMIT", 0, NULL);
-  else PQclear(PQexec(c, "ROLLBACK"));
+  const char *v[2] = {arr_close(&a_ids), arr_close(&a_rec)};
+  int rc = 0;
+  PGresult *r = q(c, err,
+      "WITH ids AS (SELECT * FROM unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed)),"
+      " prev AS (SELECT j.id, j.status::text AS status FROM job j JOIN ids ON ids.id = j.id"
+      "   WHERE j.status = 'queued' OR (j.status = 'running' AND ids.reclaimed) FOR UPDATE OF j),"
+      " upd AS (UPDATE job SET status = 'running', attempt = attempt + 1, started_at = COALESCE(started_at, NOW()),"
+      "   updated_at = NOW(), stage = 'initializing', progress = 0, next_run_at = NULL"
+      "   FROM prev WHERE job.id = prev.id RETURNING job.id, job.attempt, prev.status),"
+      " ev AS (INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
+      "   SELECT id, clock_timestamp(), status, 'running', '{\"stage\":\"initializing\",\"progress\":0}'::jsonb FROM upd)"
+      " SELECT id::text, attempt FROM upd", 2, v);
+  if (!r) {
+    rc = DBERR;
+  } else {
+    for (int k = 0; k < PQntuples(r); k++)
+      for (size_t i = 0; i < n; i++)
+        if (!started[i] && !strcmp(ids[i], PQgetvalue(r, k, 0))) {
+          started[i] = 1;
+          if (attempt) attempt[i] = atoi(PQgetvalue(r, k, 1));
+          break;
+        }
+    PQclear(r);
+  }
+  hx_buf_release(&a_ids);
+  hx_buf_release(&a_rec);
   pool_put(p, c);
   return rc;
 }
@@ -418,64 +439,94 @@ static int pg_progress(hx_ledger *l, const char *job_id, const char *stage, int 
   return rc;
 }
 
-static int finish_one(PGconn *c, const hx_job_outcome *o, hx_err *err) {
-  int rc = 0;
-  for (size_t s = 0; s < o->nsteps && !rc; s++)
-    rc = add_event(c, err, o->job_id, "running", "running", step_detail(o->steps[s].stage, o->steps[s].progress));
-  if (rc) return rc;
-  PGresult *r;
-  json_t *detail;
-  const char *next;
-  if (o->ok) {
-    char *res = o->result ? hx_json_compact(o->result) : NULL;
-    const char *v[2] = {o->job_id, res};
-    r = q(c, err, "UPDATE job SET status = 'succeeded', stage = 'completed', progress = 100, result = $2::jsonb,"
-                  " updated_at = NOW(), finished_at = NOW(), next_run_at = NULL"
-                  " WHERE id = $1::uuid AND status = 'running' RETURNING id", 2, v);
-    free(res);
-    detail = json_pack("{s:s,s:i,s:O?}", "stage", "completed", "progress", 100, "result", o->result);
-    next = "succeeded";
-  } else if (o->retry) {
-    char nb[32];
-    snprintf(nb, sizeof nb, "%.6f", o->not_before);
-    const char *v[3] = {o->job_id, o->error, nb};
-    r = q(c, err, "UPDATE job SET status = 'queued', last_error_code = 'retry', last_error_message = left($2, 2048),"
-                  " updated_at = NOW(), next_run_at = to_timestamp($3::double precision)"
-                  " WHERE id = $1::uuid AND status = 'running' RETURNING id", 3, v);
-    detail = json_pack("{s:s,s:s,s:f}", "stage", "retry_scheduled", "error", o->error ? o->error : "", "retry_at",
-                       o->not_before);
-    next = "queued";
-  } else {
-    const char *v[2] = {o->job_id, o->error};
-    r = q(c, err, "UPDATE job SET status = 'failed', last_error_code = 'failed', last_error_message = left($2, 2048),"
-                  " updated_at = NOW(), finished_at = NOW(), next_run_at = NULL"
-                  " WHERE id = $1::uuid AND status = 'running' RETURNING id", 2, v);
-    detail = json_pack("{s:n,s:s}", "stage", "error", o->error ? o->error : "");
-    next = "failed";
-  }
-  if (!r) {
-    json_decref(detail);
-    return DBERR;
-  }
-  int changed = PQntuples(r);
-  PQclear(r);
-  if (!changed) {
-    json_decref(detail);
-    return 0; /* no longer running (canceled, or finished by another delivery) */
-  }
-  rc = add_event(c, err, o->job_id, "running", next, detail);
-  if (!rc && (o->ok || !o->retry)) rc = cmd(c, err, "DELETE FROM outbox WHERE job_id = $1::uuid", 1, &o->job_id);
-  return rc;
-}
-
+/* Three statements for the whole batch: one UPDATE of every job still running
+ * (each to its outcome), one INSERT of the step and outcome events of the jobs
+ * it changed, one DELETE of the ended jobs' outbox rows. */
 static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err) {
   pg_ledger *p = PG(l);
+  if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
+  hx_buf a_id, a_kind, a_res, a_err, a_nb;
+  arr_open(&a_id); arr_open(&a_kind); arr_open(&a_res); arr_open(&a_err); arr_open(&a_nb);
+  for (size_t i = 0; i < n; i++) {
+    char nb[32], *res = o[i].ok && o[i].result ? hx_json_compact(o[i].result) : NULL;
+    snprintf(nb, sizeof nb, "%.6f", o[i].not_before);
+    arr_add(&a_id, o[i].job_id);
+    arr_add(&a_kind, o[i].ok ? "ok" : o[i].retry ? "retry" : "fail");
+    arr_add(&a_res, res);
+    arr_add(&a_err, o[i].ok ? NULL : (o[i].error ? o[i].error : ""));
+    arr_add(&a_nb, nb);
+    free(res);
+  }
+  const char *v[5] = {arr_close(&a_id), arr_close(&a_kind), arr_close(&a_res), arr_close(&a_err), arr_close(&a_nb)};
   int rc = cmd(c, err, "BEGIN", 0, NULL);
-  for (size_t i = 0; i < n && !rc; i++) rc = finish_one(c, &o[i], err);
-  if (rc == 0) rc = cmd(c, err, "COMMIT", 0, NULL);
+  PGresult *r = rc ? NULL : q(c, err,
+      "UPDATE job SET"
+      " status = (CASE o.kind WHEN 'ok' THEN 'succeeded' WHEN 'retry' THEN 'queued' ELSE 'failed' END)::job_status,"
+      " stage = CASE o.kind WHEN 'ok' THEN 'completed' ELSE job.stage END,"
+      " progress = CASE o.kind WHEN 'ok' THEN 100 ELSE job.progress END,"
+      " result = CASE o.kind WHEN 'ok' THEN o.res::jsonb ELSE job.result END,"
+      " last_error_code = CASE o.kind WHEN 'ok' THEN job.last_error_code ELSE o.kind END,"
+      " last_error_message = CASE o.kind WHEN 'ok' THEN job.last_error_message ELSE left(o.err, 2048) END,"
+      " updated_at = NOW(),"
+      " finished_at = CASE o.kind WHEN 'retry' THEN NULL ELSE NOW() END,"
+      " next_run_at = CASE o.kind WHEN 'retry' THEN to_timestamp(o.nb::double precision) ELSE NULL END"
+      " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS o(id, kind, res, err, nb)"
+      " WHERE job.id = o.id AND job.status = 'running' RETURNING job.id::text", 5, v);
+  if (!r && !rc) rc = DBERR;
+  hx_buf e_id, e_prev, e_next, e_detail, e_ts, done;
+  arr_open(&e_id); arr_open(&e_prev); arr_open(&e_next); arr_open(&e_detail); arr_open(&e_ts); arr_open(&done);
+  size_t nevents = 0, ndone = 0;
+  for (int k = 0; r && k < PQntuples(r); k++) {
+    const char *id = PQgetvalue(r, k, 0);
+    const hx_job_outcome *oc = NULL;
+    for (size_t i = 0; i < n && !oc; i++)
+      if (!strcmp(o[i].job_id, id)) oc = &o[i];
+    if (!oc) continue;
+    char ts[32];
+    for (size_t st = 0; st < oc->nsteps; st++, nevents++) {
+      json_t *d = step_detail(oc->steps[st].stage, oc->steps[st].progress);
+      char *dj = hx_json_compact(d);
+      json_decref(d);
+      snprintf(ts, sizeof ts, "%.6f", oc->steps[st].ts);
+      arr_add(&e_id, id); arr_add(&e_prev, "running"); arr_add(&e_next, "running"); arr_add(&e_detail, dj);
+      arr_add(&e_ts, ts);
+      free(dj);
+    }
+    json_t *d = oc->ok ? json_pack("{s:s,s:i,s:O?}", "stage", "completed", "progress", 100, "result", oc->result)
+              : oc->retry ? json_pack("{s:s,s:s,s:f}", "stage", "retry_scheduled", "error", oc->error ? oc->error : "",
+                                      "retry_at", oc->not_before)
+                          : json_pack("{s:n,s:s}", "stage", "error", oc->error ? oc->error : "");
+    char *dj = hx_json_compact(d);
+    json_decref(d);
+    snprintf(ts, sizeof ts, "%.6f", hx_now());
+    arr_add(&e_id, id); arr_add(&e_prev, "running");
+    arr_add(&e_next, oc->ok ? "succeeded" : oc->retry ? "queued" : "failed");
+    arr_add(&e_detail, dj); arr_add(&e_ts, ts);
+    free(dj);
+    nevents++;
+    if (oc->ok || !oc->retry) {
+      arr_add(&done, id);   /* the request (which may hold raw text) goes once the job ended */
+      ndone++;
+    }
+  }
+  PQclear(r);
+  if (!rc && nevents) {
+    const char *ev[5] = {arr_close(&e_id), arr_close(&e_ts), arr_close(&e_prev), arr_close(&e_next), arr_close(&e_detail)};
+    rc = cmd(c, err, "INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
+                     " SELECT id, to_timestamp(ts::double precision), prev, next, detail::jsonb"
+                     " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS e(id, ts, prev, next, detail)",
+             5, ev);
+  }
+  if (!rc && ndone) {
+    const char *dv[1] = {arr_close(&done)};
+    rc = cmd(c, err, "DELETE FROM outbox WHERE job_id = ANY($1::uuid[])", 1, dv);
+  }
+  if (!rc) rc = cmd(c, err, "COMMIT", 0, NULL);
   else PQclear(PQexec(c, "ROLLBACK"));
+  hx_buf *bufs[] = {&a_id, &a_kind, &a_res, &a_err, &a_nb, &e_id, &e_prev, &e_next, &e_detail, &e_ts, &done};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) hx_buf_release(bufs[i]);
   pool_put(p, c);
   return rc;
 }
