@@ -1,0 +1,336 @@
+/*
+ * pindex.c - payload indexes of a tenant shard and the planner's cardinality
+ * estimate.
+ *
+ * Why it exists: a selective filter should cost work proportional to the
+ * points it matches, not to the tenant. Keyword, integer, bool and uuid indexes
+ * map each scalar value (type-tagged: "s:red", "i:7", "b:1") to the live slots
+ * holding it; integer and float indexes also keep a sorted (value, slot) array
+ * for ranges, rebuilt lazily from the payloads after writes. An index only ever
+ * proposes candidates: every candidate is still checked against the full filter,
+ * so an index can make a query faster but never change its answer.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vec/vec_int.h"
+
+#define MAXV 256
+
+hx__pidx *hx__pidx_new(void) {
+  hx__pidx *p = calloc(1, sizeof *p);
+  if (p) {
+    pthread_mutex_init(&p->mu, NULL);
+    p->dirty = 1;
+  }
+  return p;
+}
+
+void hx__pidx_free(hx__pidx *p) {
+  if (!p) return;
+  HX__SMAP_EACH(&p->exact, e) {
+    hx__u32v *v = e->val;
+    free(v->v);
+    free(v);
+  }
+  hx__smap_release(&p->exact);
+  free(p->rv);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
+
+static int has_exact(hx_vec_index_type t) { return t != HX_VEC_INDEX_FLOAT; }
+static int has_range(hx_vec_index_type t) { return t == HX_VEC_INDEX_INTEGER || t == HX_VEC_INDEX_FLOAT; }
+
+/* Adds (add = 1) or removes the slot under every scalar value of the key. */
+static void pidx_update(const hx__index_def *def, hx__pidx *p, const json_t *payload, uint32_t slot, int add) {
+  const json_t *vals[MAXV];
+  int hn;
+  char key[1024];
+  size_t n = hx__payload_values(payload, def->path, def->npath, vals, MAXV, &hn);
+  if (n > MAXV) n = MAXV;
+  if (has_range(def->type)) p->dirty = 1;
+  if (!has_exact(def->type)) return;
+  for (size_t i = 0; i < n; i++) {
+    size_t kl = hx__value_key(vals[i], key, sizeof key);
+    if (!kl) continue;
+    hx__u32v *l = hx__smap_get(&p->exact, key, kl);
+    if (!add) {
+      if (l) hx__u32v_remove(l, slot);
+      continue;
+    }
+    if (!l) {
+      l = calloc(1, sizeof *l);
+      if (!l || hx__smap_put(&p->exact, key, kl, l)) {
+        free(l);
+        continue;
+      }
+    }
+    hx__u32v_push(l, slot);
+  }
+}
+
+void hx__pidx_add(const hx__index_def *def, hx__pidx *p, const json_t *payload, uint32_t slot) {
+  pidx_update(def, p, payload, slot, 1);
+}
+
+void hx__pidx_remove(const hx__index_def *def, hx__pidx *p, const json_t *payload, uint32_t slot) {
+  pidx_update(def, p, payload, slot, 0);
+}
+
+static int cmp_rentry(const void *a, const void *b) {
+  double x = ((const hx__rentry *)a)->v, y = ((const hx__rentry *)b)->v;
+  return x < y ? -1 : x > y;
+}
+
+/* Rebuilds the sorted range array if writes made it stale (caller holds p->mu). */
+static void range_refresh(const hx__index_def *def, hx__pidx *p, const hx__shard *s) {
+  if (!p->dirty) return;
+  const json_t *vals[MAXV];
+  int hn;
+  p->nrv = 0;
+  for (uint32_t sl = 0; sl < s->n; sl++) {
+    if (s->dead[sl]) continue;
+    size_t n = hx__payload_values(s->payload[sl], def->path, def->npath, vals, MAXV, &hn);
+    if (n > MAXV) n = MAXV;
+    for (size_t i = 0; i < n; i++) {
+      if (!json_is_number(vals[i])) continue;
+      if (p->nrv == p->caprv) {
+        size_t nc = p->caprv ? p->caprv * 2 : 64;
+        hx__rentry *q = realloc(p->rv, nc * sizeof *q);
+        if (!q) return; /* stays dirty: estimate falls back to a scan */
+        p->rv = q;
+        p->caprv = nc;
+      }
+      p->rv[p->nrv++] = (hx__rentry){json_number_value(vals[i]), sl};
+    }
+  }
+  qsort(p->rv, p->nrv, sizeof *p->rv, cmp_rentry);
+  p->dirty = 0;
+}
+
+static int path_eq(char *const *a, size_t na, char *const *b, size_t nb) {
+  if (na != nb) return 0;
+  for (size_t i = 0; i < na; i++)
+    if (strcmp(a[i], b[i])) return 0;
+  return 1;
+}
+
+static int find_index(const hx__coll *c, const hx__cond *cd, int want_range) {
+  for (uint32_t i = 0; i < c->nidx; i++) {
+    if (!path_eq(c->idx[i].path, c->idx[i].npath, cd->path, cd->npath)) continue;
+    if (want_range ? has_range(c->idx[i].type) : has_exact(c->idx[i].type)) return (int)i;
+  }
+  return -1;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static size_t uniq(uint32_t *v, size_t n) {
+  qsort(v, n, sizeof *v, cmp_u32);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!m || v[m - 1] != v[i]) v[m++] = v[i];
+  return m;
+}
+
+static size_t est_filter(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
+                         size_t *ncand);
+
+/* Estimate of one condition; *cand = malloc'd superset of matches, or NULL. */
+static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint32_t **cand, size_t *ncand) {
+  *cand = NULL;
+  *ncand = 0;
+  size_t none = s->nlive;
+  switch (cd->kind) {
+  case HX__C_HAS_ID: {
+    uint32_t *v = malloc((cd->nids + 1) * sizeof *v);
+    if (!v) return none;
+    size_t m = 0;
+    for (size_t i = 0; i < cd->nids; i++) {
+      uint32_t sl = hx__shard_find(s, &cd->ids[i]);
+      if (sl != UINT32_MAX) v[m++] = sl;
+    }
+    *cand = v;
+    *ncand = uniq(v, m);
+    return *ncand;
+  }
+  case HX__C_FILTER:
+    return est_filter(c, s, cd->sub, cand, ncand);
+  case HX__C_MATCH_VALUE:
+  case HX__C_MATCH_ANY: {
+    int ix = find_index(c, cd, 0);
+    if (ix < 0) return none;
+    hx__pidx *p = s->pi[ix];
+    char key[1024];
+    size_t total = 0, i;
+    const json_t *v;
+    json_array_foreach(cd->vals, i, v) {
+      size_t kl = hx__value_key(v, key, sizeof key);
+      hx__u32v *l = kl ? hx__smap_get(&p->exact, key, kl) : NULL;
+      if (l) total += l->n;
+    }
+    uint32_t *out = malloc((total + 1) * sizeof *out);
+    if (!out) return none;
+    size_t m = 0;
+    json_array_foreach(cd->vals, i, v) {
+      size_t kl = hx__value_key(v, key, sizeof key);
+      hx__u32v *l = kl ? hx__smap_get(&p->exact, key, kl) : NULL;
+      if (l) {
+        memcpy(out + m, l->v, (size_t)l->n * sizeof *out);
+        m += l->n;
+      }
+    }
+    *cand = out;
+    *ncand = uniq(out, m);
+    return *ncand;
+  }
+  case HX__C_RANGE: {
+    int ix = find_index(c, cd, 1);
+    if (ix < 0) return none;
+    hx__pidx *p = s->pi[ix];
+    pthread_mutex_lock(&p->mu);
+    range_refresh(&c->idx[ix], p, s);
+    if (p->dirty) {
+      pthread_mutex_unlock(&p->mu);
+      return none;
+    }
+    double lo = -INFINITY, hi = INFINITY;
+    if (cd->has_gt) lo = cd->gt;
+    if (cd->has_gte && cd->gte > lo) lo = cd->gte;
+    if (cd->has_lt) hi = cd->lt;
+    if (cd->has_lte && cd->lte < hi) hi = cd->lte;
+    size_t a = 0, b = p->nrv;
+    while (a < b) { /* first entry >= lo */
+      size_t mid = (a + b) / 2;
+      if (p->rv[mid].v < lo) a = mid + 1;
+      else b = mid;
+    }
+    size_t first = a;
+    b = p->nrv;
+    while (a < b) { /* first entry > hi */
+      size_t mid = (a + b) / 2;
+      if (p->rv[mid].v <= hi) a = mid + 1;
+      else b = mid;
+    }
+    size_t m = a - first;
+    uint32_t *out = malloc((m + 1) * sizeof *out);
+    if (out)
+      for (size_t i = 0; i < m; i++) out[i] = p->rv[first + i].slot;
+    pthread_mutex_unlock(&p->mu);
+    if (!out) return none;
+    *cand = out;
+    *ncand = uniq(out, m);
+    return *ncand;
+  }
+  default:
+    return none;
+  }
+}
+
+static size_t est_filter(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
+                         size_t *ncand) {
+  size_t best = s->nlive;
+  *cand = NULL;
+  *ncand = 0;
+  for (size_t i = 0; i < f->nmust; i++) {
+    uint32_t *cc;
+    size_t nc;
+    size_t e = est_cond(c, s, &f->must[i], &cc, &nc);
+    if (cc && (e < best || !*cand)) {
+      free(*cand);
+      *cand = cc;
+      *ncand = nc;
+      best = e;
+    } else {
+      free(cc);
+    }
+  }
+  if (f->nshould) { /* a union, usable only if every branch is indexed */
+    uint32_t *u = NULL;
+    size_t nu = 0, total = 0;
+    int ok = 1;
+    for (size_t i = 0; i < f->nshould && ok; i++) {
+      uint32_t *cc;
+      size_t nc;
+      est_cond(c, s, &f->should[i], &cc, &nc);
+      if (!cc) {
+        ok = 0;
+        break;
+      }
+      uint32_t *nu2 = realloc(u, (nu + nc + 1) * sizeof *u);
+      if (!nu2) {
+        free(cc);
+        ok = 0;
+        break;
+      }
+      u = nu2;
+      memcpy(u + nu, cc, nc * sizeof *u);
+      nu += nc;
+      total += nc;
+      free(cc);
+    }
+    if (ok && u) {
+      nu = uniq(u, nu);
+      if (nu < best || !*cand) {
+        free(*cand);
+        *cand = u;
+        *ncand = nu;
+        best = nu;
+        u = NULL;
+      }
+    }
+    free(u);
+    (void)total;
+  }
+  return best;
+}
+
+size_t hx__pidx_estimate(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
+                         size_t *ncand) {
+  return est_filter(c, s, f, cand, ncand);
+}
+
+int hx__pidx_check(const hx__coll *c, hx__shard *s, hx_err *err) {
+  const json_t *vals[MAXV];
+  int hn;
+  char key[1024];
+  for (uint32_t ix = 0; ix < c->nidx && ix < s->npi; ix++) {
+    const hx__index_def *def = &c->idx[ix];
+    hx__pidx *p = s->pi[ix];
+    if (!has_exact(def->type)) continue;
+    size_t expect = 0, have = 0;
+    for (uint32_t sl = 0; sl < s->n; sl++) {
+      if (s->dead[sl]) continue;
+      size_t n = hx__payload_values(s->payload[sl], def->path, def->npath, vals, MAXV, &hn);
+      if (n > MAXV) n = MAXV;
+      for (size_t i = 0; i < n; i++) {
+        size_t kl = hx__value_key(vals[i], key, sizeof key);
+        if (!kl) continue;
+        expect++;
+        hx__u32v *l = hx__smap_get(&p->exact, key, kl);
+        int found = 0;
+        for (uint32_t j = 0; l && j < l->n && !found; j++) found = l->v[j] == sl;
+        if (!found)
+          return hx_err_set(err, HX_ECORRUPT, "index '%s': slot %u value %.*s not indexed", def->key, sl,
+                            (int)kl, key);
+      }
+    }
+    HX__SMAP_EACH(&p->exact, e) {
+      hx__u32v *l = e->val;
+      have += l->n;
+      for (uint32_t j = 0; j < l->n; j++)
+        if (l->v[j] >= s->n || s->dead[l->v[j]])
+          return hx_err_set(err, HX_ECORRUPT, "index '%s': value %s lists dead slot %u", def->key, e->key,
+                            l->v[j]);
+    }
+    if (have != expect)
+      return hx_err_set(err, HX_ECORRUPT, "index '%s': %zu entries, payloads have %zu values", def->key, have,
+                        expect);
+  }
+  return 0;
+}
