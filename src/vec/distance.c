@@ -44,6 +44,12 @@ static uint32_t p_dot_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   return s;
 }
 
+static int32_t p_dot_u8s8(const uint8_t *a, const int8_t *b, size_t n) {
+  int32_t s = 0;
+  for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+  return s;
+}
+
 static uint32_t p_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   uint32_t s = 0;
   for (size_t i = 0; i < n; i++) {
@@ -59,7 +65,8 @@ uint32_t hx__vec_hamming_portable(const uint64_t *a, const uint64_t *b, size_t n
   return s;
 }
 
-static const hx__vec_kernels portable = {"portable", p_dot, p_l2, p_dot_u8, p_l2_u8, hx__vec_hamming_portable};
+static const hx__vec_kernels portable = {"portable", p_dot, p_l2, p_dot_u8, p_l2_u8, p_dot_u8s8,
+                                         hx__vec_hamming_portable};
 
 const hx__vec_kernels *hx__vec_kernels_named(const char *name) {
   __builtin_cpu_init();
@@ -69,7 +76,7 @@ const hx__vec_kernels *hx__vec_kernels_named(const char *name) {
                                                                             : NULL;
   if (!strcmp(name, "avx512"))
     return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vpopcntdq"))
+            __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512vnni"))
                ? &hx__vec_kernels_avx512
                : NULL;
   return NULL;

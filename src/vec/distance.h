@@ -9,6 +9,8 @@
  * Contract: all kernels accept any length n (tails handled), unaligned input.
  * dot = sum a[i]*b[i]; l2 = sum (a[i]-b[i])^2 (squared, no sqrt);
  * dot_u8 = sum a[i]*b[i] over uint8 codes; l2_u8 = sum (a[i]-b[i])^2 over codes;
+ * dot_u8s8 = sum a[i]*b[i] with a unsigned, b signed (int8 search: query codes
+ * unsigned, stored codes shifted by -128, one VNNI instruction per 64 codes);
  * hamming = popcount(a xor b) over n 64-bit words.
  */
 #ifndef HX_VEC_DISTANCE_H
@@ -23,6 +25,7 @@ typedef struct hx__vec_kernels {
   float (*l2)(const float *a, const float *b, size_t n);
   uint32_t (*dot_u8)(const uint8_t *a, const uint8_t *b, size_t n);
   uint32_t (*l2_u8)(const uint8_t *a, const uint8_t *b, size_t n);
+  int32_t (*dot_u8s8)(const uint8_t *a, const int8_t *b, size_t n);
   uint32_t (*hamming)(const uint64_t *a, const uint64_t *b, size_t nwords);
 } hx__vec_kernels;
 

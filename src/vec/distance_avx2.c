@@ -67,6 +67,19 @@ static uint32_t a2_dot_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   return r;
 }
 
+static int32_t a2_dot_u8s8(const uint8_t *a, const int8_t *b, size_t n) {
+  __m256i s = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i x = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+    __m256i y = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(x, y));
+  }
+  int32_t r = (int32_t)hsum256i(s);
+  for (; i < n; i++) r += (int32_t)a[i] * b[i];
+  return r;
+}
+
 static uint32_t a2_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   __m256i s = _mm256_setzero_si256();
   size_t i = 0;
@@ -84,5 +97,5 @@ static uint32_t a2_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   return r;
 }
 
-const hx__vec_kernels hx__vec_kernels_avx2 = {"avx2", a2_dot, a2_l2, a2_dot_u8, a2_l2_u8,
+const hx__vec_kernels hx__vec_kernels_avx2 = {"avx2", a2_dot, a2_l2, a2_dot_u8, a2_l2_u8, a2_dot_u8s8,
                                               hx__vec_hamming_portable};

@@ -1,5 +1,5 @@
 /*
- * distance_avx512.c - AVX-512 (F, BW, VPOPCNTDQ) distance kernels, compiled with
+ * distance_avx512.c - AVX-512 (F, BW, VPOPCNTDQ, VNNI) distance kernels, compiled with
  * those flags for this file only; chosen at run time when the CPU has them.
  * Tails use masked loads, so no scalar loop is needed.
  */
@@ -65,6 +65,20 @@ static uint32_t a5_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   return (uint32_t)_mm512_reduce_add_epi32(s);
 }
 
+static int32_t a5_dot_u8s8(const uint8_t *a, const int8_t *b, size_t n) {
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+    s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(a + i + 64), _mm512_loadu_si512(b + i + 64));
+  }
+  for (; i < n; i += 64) {
+    __mmask64 m = (n - i >= 64) ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_maskz_loadu_epi8(m, a + i), _mm512_maskz_loadu_epi8(m, b + i));
+  }
+  return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
 static uint32_t a5_hamming(const uint64_t *a, const uint64_t *b, size_t n) {
   __m512i s = _mm512_setzero_si512();
   for (size_t i = 0; i < n; i += 8) {
@@ -75,5 +89,5 @@ static uint32_t a5_hamming(const uint64_t *a, const uint64_t *b, size_t n) {
   return (uint32_t)_mm512_reduce_add_epi64(s);
 }
 
-const hx__vec_kernels hx__vec_kernels_avx512 = {"avx512", a5_dot, a5_l2, a5_dot_u8, a5_l2_u8,
+const hx__vec_kernels hx__vec_kernels_avx512 = {"avx512", a5_dot, a5_l2, a5_dot_u8, a5_l2_u8, a5_dot_u8s8,
                                                 a5_hamming};

@@ -74,6 +74,20 @@ static size_t scan(const hx__space *sp, const void *q, accept_ctx *a, const uint
   return m;
 }
 
+/* Adds the exact distances of not-yet-indexed slots [from, to) to the n graph
+ * results in out (sorted), keeping the best want. */
+static size_t merge_pending(const hx__space *sp, const void *q, accept_ctx *a, uint32_t from, uint32_t to,
+                            size_t want, hx__cand *out, size_t n) {
+  hx__heap h;
+  if (hx__heap_init(&h, want + 1, 1)) return n;
+  for (size_t i = 0; i < n; i++) hx__heap_keep(&h, want, out[i].d, out[i].id);
+  for (uint32_t sl = from; sl < to; sl++)
+    if (accept(a, sl)) hx__heap_keep(&h, want, sp->dist(sp, q, sl), sl);
+  size_t m = hx__heap_drain_sorted(&h, out);
+  hx__heap_release(&h);
+  return m;
+}
+
 static int cmp_cand(const void *x, const void *y) {
   float a = ((const hx__cand *)x)->d, b = ((const hx__cand *)y)->d;
   return a < b ? -1 : a > b;
@@ -125,6 +139,7 @@ static size_t dense_search(hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t
   } else {
     n = hx__hnsw_search(dv->g, &sp, qv, ef, want, accept, &a, out);
   }
+  if (s->gdone < s->n) n = merge_pending(&sp, qv, &a, s->gdone, s->n, want, out, n);
   if (n < want && n < s->nlive) n = scan(&sp, qv, &a, NULL, 0, want, out);
   return n;
 }

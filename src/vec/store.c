@@ -19,7 +19,7 @@
  *     str  config JSON (vectors, sparse vectors, payload indexes, threshold)
  *     u32  number of tenant shards, then per shard:
  *       str     tenant
- *       u32     n slots, u32 live slots
+ *       u32     n slots, u32 live slots, u32 gdone (slots below are in the graphs)
  *       id[n], u64 version[n], u8 dead[n]
  *       per live slot: str payload JSON
  *       per dense vector: u8 has[n], f32[n*dim], u8 graph present,
@@ -89,6 +89,7 @@ static void save_shard(writer *w, const hx__coll *c, const hx__shard *s) {
   hx__put_cstr(&w->b, s->tenant);
   hx__buf_u32(&w->b, s->n);
   hx__buf_u32(&w->b, s->nlive);
+  hx__buf_u32(&w->b, s->gdone);
   for (uint32_t i = 0; i < s->n; i++) {
     hx__put_id(&w->b, &s->ids[i]);
     w_maybe(w);
@@ -180,8 +181,8 @@ static int load_shard(hx_vec *db, hx__coll *c, hx__rd *r) {
   if (!t || tl == 0 || tl >= sizeof tenant) return HX_ECORRUPT;
   memcpy(tenant, t, tl);
   tenant[tl] = 0;
-  uint32_t n = hx__rd_u32(r), nlive = hx__rd_u32(r);
-  if (r->bad || n > (1u << 30) || nlive > n || (size_t)n * 34 > r->n - r->off) return HX_ECORRUPT;
+  uint32_t n = hx__rd_u32(r), nlive = hx__rd_u32(r), gdone = hx__rd_u32(r);
+  if (r->bad || n > (1u << 30) || nlive > n || gdone > n || (size_t)n * 34 > r->n - r->off) return HX_ECORRUPT;
   hx__shard *s = hx__shard_new(c, tenant);
   if (!s) return HX_ENOMEM;
   int rc = HX_ECORRUPT;
@@ -195,6 +196,7 @@ static int load_shard(hx_vec *db, hx__coll *c, hx__rd *r) {
   memcpy(s->ver, ver, (size_t)n * 8);
   memcpy(s->dead, dead, n);
   s->n = n;
+  s->gdone = gdone;
   for (uint32_t i = 0; i < n; i++) {
     if (s->dead[i] > 1) return HX_ECORRUPT;
     if (s->dead[i]) continue;

@@ -307,24 +307,40 @@ int hx__shard_reserve(const hx__coll *c, hx__shard *s, uint32_t need) {
   return 0;
 }
 
-int hx__shard_build_graphs(const hx_vec *db, const hx__coll *c, hx__shard *s) {
+uint32_t hx__index_threshold(const hx__coll *c) { return c->index_threshold ? c->index_threshold : 1000; }
+
+int hx__shard_index_some(const hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t max) {
+  if (!c->ndense) return 0;
+  if (!s->dv[0].g) {
+    if (s->nlive < hx__index_threshold(c)) return 0; /* small tenant: exact scans only */
+    for (uint32_t i = 0; i < c->ndense; i++) {
+      hx__dvec *dv = &s->dv[i];
+      const hx__dense_def *d = &c->dense[i];
+      dv->g = hx__hnsw_new(d->m ? d->m : 16, d->efc ? d->efc : 100, 0x5eed0000u + i);
+      if (!dv->g || hx__hnsw_reserve(dv->g, s->cap)) return HX_ENOMEM;
+      /* codes get their range from the data now that there is enough of it */
+      if (dv->q.kind && hx__quant_build(d, dv, s->n, s->cap, dv->q.kind)) return HX_ENOMEM;
+    }
+    s->gdone = 0;
+  }
+  uint32_t end = s->n - s->gdone > max ? s->gdone + max : s->n;
   for (uint32_t i = 0; i < c->ndense; i++) {
     hx__dvec *dv = &s->dv[i];
-    if (dv->g) continue;
-    const hx__dense_def *d = &c->dense[i];
-    dv->g = hx__hnsw_new(d->m ? d->m : 16, d->efc ? d->efc : 100, 0x5eed0000u + i);
-    if (!dv->g || hx__hnsw_reserve(dv->g, s->cap)) return HX_ENOMEM;
     hx__space sp;
-    hx__space_float(&sp, db, d, dv);
-    for (uint32_t sl = 0; sl < s->n; sl++) {
+    hx__space_float(&sp, db, &c->dense[i], dv);
+    for (uint32_t sl = s->gdone; sl < end; sl++) {
       if (s->dead[sl] || !dv->has[sl]) continue;
       int rc = hx__hnsw_insert(dv->g, &sp, sl);
       if (rc) return rc;
     }
-    /* codes get their range from the data now that there is enough of it */
-    if (dv->q.kind && hx__quant_build(d, dv, s->n, s->cap, dv->q.kind)) return HX_ENOMEM;
   }
+  s->gdone = end;
   return 0;
+}
+
+int hx__shard_needs_index(const hx__coll *c, const hx__shard *s) {
+  if (!c->ndense) return 0;
+  return s->dv[0].g ? s->gdone < s->n : s->nlive >= hx__index_threshold(c);
 }
 
 static void kill_slot(const hx__coll *c, hx__shard *s, uint32_t slot) {
@@ -496,17 +512,12 @@ static int apply_upsert(hx_vec *db, hx__coll *c, hx__shard *s, hx__rd *r, uint64
       hx__dvec *dv = &s->dv[i];
       if (!dv->has[slot]) continue;
       if (dv->q.kind) hx__quant_encode(&c->dense[i], &dv->q, slot, dv->data + (size_t)slot * c->dense[i].dim);
-      if (dv->g) {
-        hx__space sp;
-        hx__space_float(&sp, db, &c->dense[i], dv);
-        if ((rc = hx__hnsw_insert(dv->g, &sp, slot))) return rc;
-      }
     }
   }
-  if (r->bad) return HX_ECORRUPT;
-  uint32_t thr = c->index_threshold ? c->index_threshold : 1000;
-  if (s->nlive >= thr && c->ndense && !s->dv[0].g) rc = hx__shard_build_graphs(db, c, s);
-  return rc;
+  /* graph insertion is left to the indexer (hx__shard_index_some); until then
+   * searches scan slots >= gdone exactly */
+  (void)db;
+  return r->bad ? HX_ECORRUPT : rc;
 }
 
 static int apply_delete(hx__coll *c, hx__shard *s, hx__rd *r) {
@@ -573,8 +584,7 @@ static int maybe_compact(hx_vec *db, hx__coll *c, hx__shard *s) {
   for (uint32_t i = 0; i < c->ndense; i++)
     if (s->dv[i].q.kind && hx__quant_build(&c->dense[i], &ns->dv[i], ns->n, ns->cap, s->dv[i].q.kind))
       goto oom;
-  if (s->dv[0].g || ns->nlive >= (c->index_threshold ? c->index_threshold : 1000))
-    if (c->ndense && hx__shard_build_graphs(db, c, ns)) goto oom;
+  if (hx__shard_index_some(db, c, ns, UINT32_MAX)) goto oom;
   /* swap the bodies, keep the lock and the tenant key of s */
   char *ntn = ns->tenant;
   hx__shard tmp = *s;
@@ -706,6 +716,63 @@ static int replay_cb(void *ctx, uint64_t lsn, uint8_t type, const uint8_t *p, si
   return hx__apply(ctx, lsn, type, p, n);
 }
 
+/* ---- background indexer ---- */
+
+enum { IX_CHUNK = 64 }; /* graph inserts per exclusive hold of a shard */
+
+/* One pass over all shards; returns 1 if work remains. sync: do it all now. */
+static int index_pass(hx_vec *db, int sync, int *rc) {
+  int more = 0;
+  pthread_rwlock_rdlock(&db->lock);
+  HX__SMAP_EACH(&db->colls, ce) {
+    hx__coll *c = ce->val;
+    pthread_mutex_lock(&c->smu);
+    HX__SMAP_EACH(&c->shards, se) {
+      hx__shard *s = se->val;
+      if (!hx__shard_needs_index(c, s)) continue;
+      pthread_rwlock_wrlock(&s->lock);
+      int r = hx__shard_index_some(db, c, s, sync ? UINT32_MAX : IX_CHUNK);
+      if (r && rc) *rc = r;
+      more |= !r && hx__shard_needs_index(c, s);
+      pthread_rwlock_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&c->smu);
+  }
+  pthread_rwlock_unlock(&db->lock);
+  return more;
+}
+
+static void *indexer(void *arg) {
+  hx_vec *db = arg;
+  for (;;) {
+    pthread_mutex_lock(&db->ixmu);
+    while (!db->ixstop && !db->ixwork) pthread_cond_wait(&db->ixcv, &db->ixmu);
+    int stop = db->ixstop;
+    db->ixwork = 0;
+    pthread_mutex_unlock(&db->ixmu);
+    if (stop) return NULL;
+    int rc = 0;
+    if (index_pass(db, 0, &rc) && !rc) {
+      pthread_mutex_lock(&db->ixmu);
+      db->ixwork = 1;
+      pthread_mutex_unlock(&db->ixmu);
+    }
+  }
+}
+
+static void index_kick(hx_vec *db) {
+  pthread_mutex_lock(&db->ixmu);
+  db->ixwork = 1;
+  pthread_cond_signal(&db->ixcv);
+  pthread_mutex_unlock(&db->ixmu);
+}
+
+int hx_vec_wait_indexed(hx_vec *db, hx_err *err) {
+  int rc = 0;
+  index_pass(db, 1, &rc);
+  return rc ? hx_err_set(err, rc, "vec: indexing failed") : 0;
+}
+
 int hx_vec_open(const char *dir, const hx_vec_opts *opts, hx_vec **out, hx_err *err) {
   int rc;
   *out = NULL;
@@ -721,9 +788,17 @@ int hx_vec_open(const char *dir, const hx_vec_opts *opts, hx_vec **out, hx_err *
   if (!db->opts.filter_exact_max) db->opts.filter_exact_max = 20000;
   pthread_rwlock_init(&db->lock, NULL);
   pthread_mutex_init(&db->ckmu, NULL);
+  pthread_mutex_init(&db->ixmu, NULL);
+  pthread_cond_init(&db->ixcv, NULL);
   db->k = hx__vec_kernels_get();
   if ((rc = hx__snapshot_load(db, err))) goto fail;
   if ((rc = hx__wal_open(dir, db->opts.no_fsync, db->snap_lsn, replay_cb, db, &db->wal, err))) goto fail;
+  db->ixwork = 1; /* recovered points not yet in a graph */
+  if (pthread_create(&db->ixth, NULL, indexer, db)) {
+    rc = hx_err_set(err, HX_ENOMEM, "vec: cannot start the indexer thread");
+    goto fail;
+  }
+  db->ixrunning = 1;
   *out = db;
   return 0;
 fail:
@@ -749,6 +824,13 @@ int hx_vec_checkpoint(hx_vec *db, hx_err *err) {
 
 void hx_vec_close(hx_vec *db) {
   if (!db) return;
+  if (db->ixrunning) {
+    pthread_mutex_lock(&db->ixmu);
+    db->ixstop = 1;
+    pthread_cond_signal(&db->ixcv);
+    pthread_mutex_unlock(&db->ixmu);
+    pthread_join(db->ixth, NULL);
+  }
   if (db->wal) {
     hx_vec_checkpoint(db, NULL);
     hx__wal_close(db->wal);
@@ -757,6 +839,8 @@ void hx_vec_close(hx_vec *db) {
   hx__smap_release(&db->colls);
   pthread_rwlock_destroy(&db->lock);
   pthread_mutex_destroy(&db->ckmu);
+  pthread_mutex_destroy(&db->ixmu);
+  pthread_cond_destroy(&db->ixcv);
   free(db->dir);
   free(db);
 }
@@ -999,6 +1083,7 @@ static int write_commit(hx_vec *db, hx__coll *c, hx__shard *s, uint8_t type, hx_
   }
   pthread_rwlock_unlock(&s->lock);
   pthread_rwlock_unlock(&db->lock);
+  if (!rc && type == HX__R_UPSERT) index_kick(db);
   if (!rc && lsn) rc = hx__wal_sync(db->wal, lsn, err);
   if (!rc) maybe_checkpoint(db);
   return rc;
@@ -1373,7 +1458,7 @@ static int check_shard(hx_vec *db, const hx__coll *c, hx__shard *s, hx_err *err)
       return hx_err_set(err, HX_ECORRUPT, "shard %s: slot %u not found by its id", s->tenant, sl);
     for (uint32_t i = 0; i < c->ndense; i++) {
       hx__dvec *dv = &s->dv[i];
-      if (dv->g && dv->has[sl] && !hx__hnsw_contains(dv->g, sl))
+      if (dv->g && sl < s->gdone && dv->has[sl] && !hx__hnsw_contains(dv->g, sl))
         return hx_err_set(err, HX_ECORRUPT, "shard %s: live slot %u missing from graph '%s'", s->tenant, sl,
                           c->dense[i].name);
     }

@@ -74,6 +74,11 @@ int hx_vec_open(const char *dir, const hx_vec_opts *opts, hx_vec **out, hx_err *
 void hx_vec_close(hx_vec *db);
 /* Snapshot now (compaction of the log). */
 int hx_vec_checkpoint(hx_vec *db, hx_err *err);
+/* Upserted points become searchable at once (unindexed ones are scanned
+ * exactly) and are inserted into the HNSW graphs by a background thread. This
+ * inserts everything pending now, on the caller's thread (tests, benchmarks,
+ * bulk loads). */
+int hx_vec_wait_indexed(hx_vec *db, hx_err *err);
 /* Integrity check of every structure (graphs, id maps, payload and sparse
  * indexes against the data). Meant for tests: O(n log n). */
 int hx_vec_check(hx_vec *db, hx_err *err);

@@ -106,6 +106,8 @@ typedef struct hx__shard {
   char *tenant;
   pthread_rwlock_t lock;
   uint32_t n, cap, nlive;
+  uint32_t gdone;      /* slots < gdone are in the graphs (if live); the rest are
+                          searched exactly until the indexer reaches them */
   hx_vec_id *ids;
   uint64_t *ver;
   uint8_t *dead;
@@ -140,6 +142,12 @@ struct hx_vec {
   uint64_t snap_lsn;
   const hx__vec_kernels *k;
   pthread_mutex_t ckmu; /* one checkpoint at a time */
+  /* background indexer: inserts upserted points into graphs in small chunks so
+   * an upsert's latency is its log write, not its graph insertion */
+  pthread_t ixth;
+  int ixrunning, ixstop, ixwork;
+  pthread_mutex_t ixmu;
+  pthread_cond_t ixcv;
 };
 
 /* ---- vec.c ---- */
@@ -151,8 +159,11 @@ void hx__shard_free(const hx__coll *c, hx__shard *s);
 int hx__shard_reserve(const hx__coll *c, hx__shard *s, uint32_t need);
 uint32_t hx__shard_find(const hx__shard *s, const hx_vec_id *id); /* UINT32_MAX if absent */
 int hx__shard_idmap_put(hx__shard *s, uint32_t slot);
-/* Builds the graphs of a shard that reached the threshold (or was loaded). */
-int hx__shard_build_graphs(const hx_vec *db, const hx__coll *c, hx__shard *s);
+uint32_t hx__index_threshold(const hx__coll *c);
+/* Inserts up to max pending slots into the graphs, creating them once the
+ * tenant reaches the threshold. Caller holds the shard exclusively. */
+int hx__shard_index_some(const hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t max);
+int hx__shard_needs_index(const hx__coll *c, const hx__shard *s);
 void hx__put_id(hx__buf *b, const hx_vec_id *id);
 hx_vec_id hx__get_id(hx__rd *r);
 void hx__put_cstr(hx__buf *b, const char *s);

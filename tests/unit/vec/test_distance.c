@@ -35,16 +35,19 @@ static void test_kernels(void **st) {
     for (size_t n = 0; n <= 384; n = n < 130 ? n + 1 : 384) {
       double dot = 0, l2 = 0;
       uint32_t du = 0, lu = 0;
+      int32_t ds = 0;
       for (size_t i = 0; i < n; i++) {
         dot += (double)a[i] * b[i];
         l2 += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
         du += (uint32_t)ca[i] * cb[i];
+        ds += (int32_t)ca[i] * (int8_t)cb[i];
         lu += (uint32_t)(((int)ca[i] - cb[i]) * ((int)ca[i] - cb[i]));
       }
       assert_true(fabs(K->dot(a, b, n) - dot) < 1e-3 * (1 + fabs(dot)));
       assert_true(fabs(K->l2(a, b, n) - l2) < 1e-3 * (1 + l2));
       assert_int_equal(K->dot_u8(ca, cb, n), du);
       assert_int_equal(K->l2_u8(ca, cb, n), lu);
+      assert_int_equal(K->dot_u8s8(ca, (const int8_t *)cb, n), ds);
       if (n == 384) break;
     }
     for (size_t w = 0; w <= 8; w++) {

@@ -75,6 +75,8 @@ static void run_metric(hx_vec_distance dist, int clusters) {
   float *data = vt_data(N, DIM, clusters, 0), *qs = vt_data(NQ, DIM, clusters, 0);
   hx_vec *db = open_db(&dir, dist, HX_VEC_QUANT_NONE, 100);
   for (size_t i = 0; i < N; i += 1000) put(db, data, i, i + 1000, 0);
+  assert_int_equal(hx_vec_check(db, &e), 0); /* also while the indexer may be mid-way */
+  assert_int_equal(hx_vec_wait_indexed(db, &e), 0);
   assert_int_equal(hx_vec_check(db, &e), 0);
   unsigned char ok[N];
   memset(ok, 1, sizeof ok);
@@ -119,6 +121,7 @@ static void run_metric(hx_vec_distance dist, int clusters) {
     put(db, data, row, row + 1, 0);
     ok[row] = 1;
   }
+  assert_int_equal(hx_vec_wait_indexed(db, &e), 0);
   assert_int_equal(hx_vec_check(db, &e), 0);
   r = recall(db, dist, data, ok, qs, NULL, 128, 0);
   fprintf(stderr, "  after deletes/re-upserts recall@10=%.3f\n", r);
@@ -202,6 +205,7 @@ static void test_quant_recall(void **st) {
       p[i] = (hx_vec_point){.id = hx_vec_id_num(i), .dense = &d[i], .ndense = 1};
     }
     assert_int_equal(hx_vec_upsert(db, "c", "t", p, n, &e), 0);
+    assert_int_equal(hx_vec_wait_indexed(db, &e), 0);
     free(p);
     free(d);
     hx_vec_hit h[K];

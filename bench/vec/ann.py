@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Runs the ANN benchmark end to end and prints one table with ratios.
+
+heimdex (bench/vec/ann.c), hnswlib and FAISS HNSW on the same data set in the
+same run; targets of issue 4 are checked and printed as met / MISSED.
+"""
+import argparse, json, os, subprocess, sys, tempfile, shutil
+
+here = os.path.dirname(os.path.abspath(__file__))
+ap = argparse.ArgumentParser()
+ap.add_argument("--points", type=int, default=100_000)
+ap.add_argument("--bin", required=True)
+ap.add_argument("--data-root", default="/tmp/hxvec-bench")
+a = ap.parse_args()
+data = os.path.join(a.data_root, f"clustered-{a.points}")
+subprocess.run([sys.executable, os.path.join(here, "gen.py"), "--points", str(a.points), "--out", data], check=True)
+
+rows = []
+def run(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    for line in p.stdout:
+        line = line.strip()
+        if line.startswith("{"):
+            rows.append(json.loads(line))
+            print("  " + line, file=sys.stderr, flush=True)
+    if p.wait():
+        sys.exit(f"{cmd[0]} failed")
+
+work = tempfile.mkdtemp(prefix="hxvec-bench-", dir=a.data_root)
+try:
+    run([a.bin, data, work])
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+run([sys.executable, os.path.join(here, "peers.py"), "--data", data])
+
+def get(engine, what):
+    return [r for r in rows if r["engine"] == engine and r["what"] == what]
+
+engines = ["heimdex", "heimdex-int8", "hnswlib", "faiss"]
+efs = sorted({r["ef"] for r in rows if r["what"] == "search"})
+print(f"\nANN benchmark: {a.points} clustered 384-d normalised vectors, 1000 queries, M=16, ef_construct=100, k=10, 1 thread\n")
+print("recall@10 / QPS per ef")
+print(f"{'ef':>5} " + " ".join(f"{e:>24}" for e in engines))
+for ef in efs:
+    cells = []
+    for e in engines:
+        r = [x for x in get(e, "search") if x["ef"] == ef]
+        cells.append(f"{r[0]['recall']:.3f} / {r[0]['qps']:>8.0f}" if r else "-")
+    print(f"{ef:>5} " + " ".join(f"{c:>24}" for c in cells))
+
+def best_qps(e, floor=0.95):
+    ok = [x["qps"] for x in get(e, "search") if x["recall"] >= floor]
+    return max(ok) if ok else None
+
+def fmt(v, unit=""):
+    return "n/a" if v is None else f"{v:.2f}{unit}"
+
+print("\nbuild")
+for e in ["heimdex", "hnswlib", "faiss"]:
+    b = get(e, "build")
+    if b:
+        print(f"  {e:<10} {b[0]['seconds']:8.1f} s   {b[0]['bytes_per_point']:8.0f} bytes/point (RSS delta)")
+
+targets = []
+hq, lq, fq, iq = best_qps("heimdex"), best_qps("hnswlib"), best_qps("faiss"), best_qps("heimdex-int8")
+r = hq / lq if hq and lq else None
+targets.append(("QPS at recall>=0.95 vs hnswlib", r, ">= 1.20x", r is not None and r >= 1.2))
+rf = hq / fq if hq and fq else None
+targets.append(("QPS at recall>=0.95 vs FAISS", rf, "(info)", None))
+hb, lb = get("heimdex", "build"), get("hnswlib", "build")
+rb = hb[0]["seconds"] / lb[0]["seconds"] if hb and lb else None
+targets.append(("build time vs hnswlib", rb, "<= 1.00x", rb is not None and rb <= 1.0))
+ri = iq / hq if iq and hq else None
+targets.append(("int8 QPS vs float QPS (recall>=0.95)", ri, ">= 1.80x", ri is not None and ri >= 1.8))
+fl = get("heimdex", "filtered")
+if fl:
+    f = fl[0]
+    ok = f["p99_ms"] < 5.0
+    targets.append((f"1% filtered p99 ms (p50 {f['p50_ms']:.2f}, recall {f['recall']:.3f})", f["p99_ms"],
+                    "< 5 ms at 1M" + ("" if a.points >= 1_000_000 else " (run at %dk)" % (a.points // 1000)), ok))
+du = get("heimdex", "durable")
+if du:
+    d = du[0]
+    targets.append(("durable upserts/s, 8 writers x batches of 100, fsync", d["threads_batch100_points_per_s"], ">= 20000",
+                    d["threads_batch100_points_per_s"] >= 20000))
+    targets.append(("durable upserts/s, 16 writers x single points, fsync", d["threads16_single_points_per_s"], "(info)", None))
+rs = get("heimdex", "restart")
+if rs:
+    x = rs[0]
+    targets.append((f"restart: snapshot {x['close_seconds']:.1f} s, open s (recall after {x['recall_after']:.3f})", x["open_seconds"], "(info)", None))
+
+print("\ntargets (issue 4)")
+for name, val, want, ok in targets:
+    v = "n/a" if val is None else (f"{val:.2f}" if val < 1000 else f"{val:.0f}")
+    status = "" if ok is None else ("met" if ok else "MISSED")
+    print(f"  {name:<62} {v:>10}  {want:<22} {status}")
