@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NOSLOT UINT32_MAX
 
@@ -324,17 +326,18 @@ int hx__shard_index_some(const hx_vec *db, const hx__coll *c, hx__shard *s, uint
     s->gdone = 0;
   }
   uint32_t end = s->n - s->gdone > max ? s->gdone + max : s->n;
-  for (uint32_t i = 0; i < c->ndense; i++) {
-    hx__dvec *dv = &s->dv[i];
-    hx__space sp;
-    hx__space_float(&sp, db, &c->dense[i], dv);
-    for (uint32_t sl = s->gdone; sl < end; sl++) {
-      if (s->dead[sl] || !dv->has[sl]) continue;
-      int rc = hx__hnsw_insert(dv->g, &sp, sl);
+  hx__space sp[c->ndense];
+  for (uint32_t i = 0; i < c->ndense; i++) hx__space_float(&sp[i], db, &c->dense[i], &s->dv[i]);
+  for (uint32_t sl = s->gdone; sl < end; sl++) {
+    for (uint32_t i = 0; i < c->ndense; i++) {
+      if (s->dead[sl] || !s->dv[i].has[sl]) continue;
+      int rc = hx__hnsw_insert(s->dv[i].g, &sp[i], sl);
       if (rc) return rc;
     }
+    s->gdone = sl + 1;
+    /* upserts go first: the indexer gives the shard back as soon as one waits */
+    if (max != UINT32_MAX && __atomic_load_n(&s->waiting, __ATOMIC_RELAXED)) break;
   }
-  s->gdone = end;
   return 0;
 }
 
@@ -718,7 +721,7 @@ static int replay_cb(void *ctx, uint64_t lsn, uint8_t type, const uint8_t *p, si
 
 /* ---- background indexer ---- */
 
-enum { IX_CHUNK = 64 }; /* graph inserts per exclusive hold of a shard */
+enum { IX_CHUNK = 64 }; /* max graph inserts per exclusive hold of a shard */
 
 /* One pass over all shards; returns 1 if work remains. sync: do it all now. */
 static int index_pass(hx_vec *db, int sync, int *rc) {
@@ -735,6 +738,8 @@ static int index_pass(hx_vec *db, int sync, int *rc) {
       if (r && rc) *rc = r;
       more |= !r && hx__shard_needs_index(c, s);
       pthread_rwlock_unlock(&s->lock);
+      for (int spin = 0; !sync && spin < 100 && __atomic_load_n(&s->waiting, __ATOMIC_RELAXED); spin++)
+        usleep(100); /* let the waiting writers through */
     }
     pthread_mutex_unlock(&c->smu);
   }
@@ -744,6 +749,9 @@ static int index_pass(hx_vec *db, int sync, int *rc) {
 
 static void *indexer(void *arg) {
   hx_vec *db = arg;
+  /* background work: below the request threads in the scheduler's eyes */
+  if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10)) {
+  }
   for (;;) {
     pthread_mutex_lock(&db->ixmu);
     while (!db->ixstop && !db->ixwork) pthread_cond_wait(&db->ixcv, &db->ixmu);
@@ -1055,7 +1063,11 @@ static int shard_begin(hx_vec *db, const char *coll, const char *tenant, int wri
     pthread_rwlock_unlock(&db->lock);
     return hx_err_set(err, HX_ENOMEM, "out of memory");
   }
-  if (*s && write) pthread_rwlock_wrlock(&(*s)->lock);
+  if (*s && write) {
+    __atomic_add_fetch(&(*s)->waiting, 1, __ATOMIC_RELAXED);
+    pthread_rwlock_wrlock(&(*s)->lock);
+    __atomic_sub_fetch(&(*s)->waiting, 1, __ATOMIC_RELAXED);
+  }
   else if (*s) pthread_rwlock_rdlock(&(*s)->lock);
   return 0;
 }

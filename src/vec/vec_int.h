@@ -108,6 +108,7 @@ typedef struct hx__shard {
   uint32_t n, cap, nlive;
   uint32_t gdone;      /* slots < gdone are in the graphs (if live); the rest are
                           searched exactly until the indexer reaches them */
+  int waiting;          /* writers waiting for the lock (the indexer yields to them) */
   hx_vec_id *ids;
   uint64_t *ver;
   uint8_t *dead;
