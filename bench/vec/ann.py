@@ -39,7 +39,7 @@ def get(engine, what):
 engines = ["heimdex", "heimdex-int8", "hnswlib", "faiss"]
 efs = sorted({r["ef"] for r in rows if r["what"] == "search"})
 print(f"\nANN benchmark: {a.points} clustered 384-d normalised vectors, 1000 queries, M=16, ef_construct=100, k=10, 1 thread\n")
-print("recall@10 / QPS per ef")
+print("recall@10 / single-thread QPS per ef (QPS in thread CPU time; the machine is shared)")
 print(f"{'ef':>5} " + " ".join(f"{e:>24}" for e in engines))
 for ef in efs:
     cells = []
@@ -59,7 +59,7 @@ print("\nbuild")
 for e in ["heimdex", "hnswlib", "faiss"]:
     b = get(e, "build")
     if b:
-        print(f"  {e:<10} {b[0]['seconds']:8.1f} s   {b[0]['bytes_per_point']:8.0f} bytes/point (RSS delta)")
+        print(f"  {e:<10} {b[0]['seconds']:8.1f} s CPU ({b[0]['wall_seconds']:.1f} s wall)   {b[0]['bytes_per_point']:8.0f} bytes/point (RSS delta)")
 
 targets = []
 hq, lq, fq, iq = best_qps("heimdex"), best_qps("hnswlib"), best_qps("faiss"), best_qps("heimdex-int8")

@@ -165,21 +165,27 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
   hx__heap cand;
   if (hx__heap_init(&cand, ef * 2 + 16, 0)) return HX_ENOMEM;
   float d = s->dist(s, q, ep);
-  float bound = d;
   if (!accept || accept(actx, ep)) hx__heap_push(top, d, ep);
   hx__heap_push(&cand, d, ep);
   vis->tag[ep] = vis->cur;
   while (cand.n) {
     hx__cand c = hx__heap_pop(&cand);
     if (top->n >= ef && c.d > top->a[0].d) break;
-    (void)bound;
     const uint32_t *l = links(g, c.id, lv);
-    uint32_t nl = l[0];
+    uint32_t nl = l[0], todo[nl ? nl : 1], nt = 0;
+    /* first collect the unvisited neighbours and prefetch their vectors, so the
+     * memory fetches overlap instead of stalling one distance at a time */
     for (uint32_t i = 1; i <= nl; i++) {
       uint32_t nb = l[i];
-      if (i + 1 <= nl) __builtin_prefetch((const char *)s->base + (size_t)l[i + 1] * s->stride);
       if (vis->tag[nb] == vis->cur) continue;
       vis->tag[nb] = vis->cur;
+      todo[nt++] = nb;
+      const char *v = (const char *)s->base + (size_t)nb * s->stride;
+      size_t pf = s->stride < 512 ? s->stride : 512;
+      for (size_t o = 0; o < pf; o += 64) __builtin_prefetch(v + o);
+    }
+    for (uint32_t i = 0; i < nt; i++) {
+      uint32_t nb = todo[i];
       float dn = s->dist(s, q, nb);
       if (top->n < ef || dn < top->a[0].d) {
         if (hx__heap_push(&cand, dn, nb)) goto oom;
