@@ -11,6 +11,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--points", type=int, default=100_000)
 ap.add_argument("--bin", required=True)
 ap.add_argument("--data-root", default="/tmp/hxvec-bench")
+ap.add_argument("--peers", default="hnswlib,faiss", help="peers to run (FAISS builds slowly at 1M)")
 a = ap.parse_args()
 data = os.path.join(a.data_root, f"clustered-{a.points}")
 subprocess.run([sys.executable, os.path.join(here, "gen.py"), "--points", str(a.points), "--out", data], check=True)
@@ -31,7 +32,7 @@ try:
     run([a.bin, data, work])
 finally:
     shutil.rmtree(work, ignore_errors=True)
-run([sys.executable, os.path.join(here, "peers.py"), "--data", data])
+run([sys.executable, os.path.join(here, "peers.py"), "--data", data, "--engines", a.peers])
 
 def get(engine, what):
     return [r for r in rows if r["engine"] == engine and r["what"] == what]

@@ -16,6 +16,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--data", required=True)
 ap.add_argument("--dim", type=int, default=384)
 ap.add_argument("--efs", default="16,32,64,128,256")
+ap.add_argument("--engines", default="hnswlib,faiss")
 a = ap.parse_args()
 efs = [int(x) for x in a.efs.split(",")]
 base = np.fromfile(os.path.join(a.data, "base.f32"), dtype=np.float32).reshape(-1, a.dim)
@@ -33,7 +34,10 @@ def recall(labels):
 def emit(**kw):
     print(json.dumps(kw), flush=True)
 
+engines = a.engines.split(",")
 try:
+    if "hnswlib" not in engines:
+        raise ImportError
     import hnswlib
     r0 = rss()
     idx = hnswlib.Index(space="ip", dim=a.dim)
@@ -54,6 +58,8 @@ except ImportError:
     emit(engine="hnswlib", what="missing")
 
 try:
+    if "faiss" not in engines:
+        raise ImportError
     import faiss
     faiss.omp_set_num_threads(1)
     r0 = rss()

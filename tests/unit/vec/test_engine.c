@@ -102,6 +102,23 @@ static void test_points_and_tenants(void **st) {
   assert_int_equal(del, 0);
   assert_int_equal(hx_vec_count(db, "c", "org2", f, 1, &cnt, &e), 0);
   assert_int_equal(cnt, 1);
+  /* scroll and payload updates by filter stay inside the tenant too */
+  hx_vec_record *recs;
+  size_t nrec;
+  int more;
+  assert_int_equal(hx_vec_scroll(db, "c", "org1", NULL, 100, NULL, HX_VEC_WITH_PAYLOAD, &recs, &nrec, &more, NULL, &e), 0);
+  assert_int_equal(nrec, 1);
+  assert_string_equal(json_string_value(json_object_get(recs[0].payload, "k")), "x");
+  hx_vec_records_release(recs, nrec);
+  free(recs);
+  json_t *mark = vt_json("{\"touched\":true}");
+  size_t nup;
+  assert_int_equal(hx_vec_payload_update(db, "c", "org1", HX_VEC_PAYLOAD_SET, mark, NULL, 0, NULL, &nup, &e), 0);
+  assert_int_equal(nup, 1);
+  assert_int_equal(hx_vec_get(db, "c", "org2", &(hx_vec_id){.num = 8}, HX_VEC_WITH_PAYLOAD, &r, &e), 0);
+  assert_null(json_object_get(r.payload, "touched"));
+  hx_vec_record_release(&r);
+  json_decref(mark);
   hx_vec_filter_free(f);
   json_decref(fj);
   /* payload operations */
@@ -117,7 +134,7 @@ static void test_points_and_tenants(void **st) {
   assert_int_equal(hx_vec_payload_update(db, "c", "org1", HX_VEC_PAYLOAD_DELETE_KEYS, keys, NULL, 0, NULL, &upd, &e), 0);
   assert_int_equal(hx_vec_get(db, "c", "org1", &id7, HX_VEC_WITH_PAYLOAD, &r, &e), 0);
   assert_null(json_object_get(r.payload, "k"));
-  assert_int_equal(json_object_size(r.payload), 2);
+  assert_int_equal(json_object_size(r.payload), 3); /* n, z, touched */
   hx_vec_record_release(&r);
   assert_int_equal(hx_vec_payload_update(db, "c", "org1", HX_VEC_PAYLOAD_OVERWRITE, set, &id7, 1, NULL, &upd, &e), 0);
   assert_int_equal(hx_vec_get(db, "c", "org1", &id7, HX_VEC_WITH_PAYLOAD, &r, &e), 0);

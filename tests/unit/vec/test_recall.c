@@ -185,10 +185,11 @@ static float *lowrank(size_t n, uint32_t dim) {
  * 512 dims (sign bits need many dimensions to rank well). */
 static void test_quant_recall(void **st) {
   (void)st;
-  const hx_vec_quant qk[] = {HX_VEC_QUANT_INT8, HX_VEC_QUANT_BINARY};
-  const uint32_t dims[] = {DIM, 512};
-  const size_t ns[] = {N, 2000};
-  for (int k = 0; k < 2; k++) {
+  const hx_vec_quant qk[] = {HX_VEC_QUANT_INT8, HX_VEC_QUANT_BINARY, HX_VEC_QUANT_INT8};
+  const hx_vec_distance dk[] = {HX_VEC_COSINE, HX_VEC_COSINE, HX_VEC_EUCLID};
+  const uint32_t dims[] = {DIM, 512, DIM};
+  const size_t ns[] = {N, 2000, N};
+  for (int k = 0; k < 3; k++) {
     char *dir;
     hx_err e = {0};
     uint32_t dim = dims[k];
@@ -196,8 +197,10 @@ static void test_quant_recall(void **st) {
     vt_seed(77);
     /* binary codes are sign bits: they rank data spread around the origin (as
      * model embeddings are), not points inside one tight cluster */
-    float *data = k ? lowrank(n, dim) : vt_data(n, dim, 20, 1), *qs = k ? lowrank(NQ, dim) : vt_data(NQ, dim, 20, 1);
-    hx_vec *db = open_dim(&dir, HX_VEC_COSINE, qk[k], 50, dim);
+    int euclid = dk[k] == HX_VEC_EUCLID;
+    float *data = k == 1 ? lowrank(n, dim) : vt_data(n, dim, 20, !euclid),
+          *qs = k == 1 ? lowrank(NQ, dim) : vt_data(NQ, dim, 20, !euclid);
+    hx_vec *db = open_dim(&dir, dk[k], qk[k], 50, dim);
     hx_vec_point *p = calloc(n, sizeof *p);
     hx_vec_dense *d = calloc(n, sizeof *d);
     for (size_t i = 0; i < n; i++) {
@@ -214,14 +217,15 @@ static void test_quant_recall(void **st) {
       for (int q = 0; q < NQ; q++) {
         size_t gold[K];
         const float *qv = qs + (size_t)q * dim;
-        size_t ng = vt_topk(HX_VEC_COSINE, data, n, dim, qv, NULL, K, gold);
-        assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = qv, .dim = dim, .limit = K, .ef = 128, .oversampling = k ? 8 : 3}, h, &nh, &e), 0);
+        size_t ng = vt_topk(dk[k], data, n, dim, qv, NULL, K, gold);
+        assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = qv, .dim = dim, .limit = K, .ef = 128, .oversampling = k == 1 ? 8 : 3}, h, &nh, &e), 0);
         assert_int_equal(nh, K);
         for (size_t i = 0; i < nh; i++) {
           for (size_t j = 0; j < ng; j++) *(pass ? &hit_f : &hit) += gold[j] == h[i].id.num;
-          /* rescored: the score is the exact float cosine */
-          double exact = vt_sim(HX_VEC_COSINE, data + h[i].id.num * dim, qv, dim);
-          assert_true(fabs(exact - h[i].score) < 1e-4);
+          /* rescored: the score is the exact float cosine / distance */
+          double exact = vt_sim(dk[k], data + h[i].id.num * dim, qv, dim);
+          if (euclid) exact = sqrt(-exact);
+          assert_true(fabs(exact - h[i].score) < 1e-3 * (1 + fabs(exact)));
         }
         if (!pass) tot += ng;
       }
@@ -229,7 +233,7 @@ static void test_quant_recall(void **st) {
       if (!pass) assert_int_equal(hx_vec_set_quant(db, "c", "", HX_VEC_QUANT_NONE, &e), 0);
     }
     double r = (double)hit / (double)tot, rf = (double)hit_f / (double)tot;
-    fprintf(stderr, "  quant=%d dim=%u recall@10=%.3f (float %.3f)\n", qk[k], dim, r, rf);
+    fprintf(stderr, "  quant=%d dist=%d dim=%u recall@10=%.3f (float %.3f)\n", qk[k], dk[k], dim, r, rf);
     assert_true(r >= 0.95);
     assert_true(rf >= 0.95);
     free(data);
