@@ -164,6 +164,8 @@ int hx__snapshot_write(hx_vec *db, uint64_t lsn, hx_err *err) {
     return hx_err_set(err, HX_EIO, "snapshot: write %s failed", tmp);
   }
   if (rename(tmp, path)) return hx_err_set(err, HX_EIO, "snapshot: rename: %s", strerror(errno));
+  struct stat st;
+  if (!stat(path, &st)) __atomic_store_n(&db->snap_bytes, (uint64_t)st.st_size, __ATOMIC_RELAXED);
   if (!db->opts.no_fsync) {
     int dfd = open(db->dir, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
@@ -263,6 +265,7 @@ int hx__snapshot_load(hx_vec *db, hx_err *err) {
     goto out;
   }
   size = (size_t)st.st_size;
+  db->snap_bytes = size;
   if (size < 40) {
     rc = hx_err_set(err, HX_ECORRUPT, "snapshot: %s is truncated", path);
     goto out;

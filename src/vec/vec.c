@@ -853,8 +853,13 @@ void hx_vec_close(hx_vec *db) {
   free(db);
 }
 
+/* Snapshot once the log outgrows both the configured size and the last
+ * snapshot, so rewriting a large database costs at most ~2x its log. */
 static void maybe_checkpoint(hx_vec *db) {
-  if (hx__wal_bytes(db->wal) > db->opts.wal_max_bytes && !pthread_mutex_trylock(&db->ckmu)) {
+  uint64_t limit = db->opts.wal_max_bytes;
+  uint64_t snap = __atomic_load_n(&db->snap_bytes, __ATOMIC_RELAXED);
+  if (snap > limit) limit = snap;
+  if (hx__wal_bytes(db->wal) > limit && !pthread_mutex_trylock(&db->ckmu)) {
     pthread_mutex_unlock(&db->ckmu);
     hx_vec_checkpoint(db, NULL);
   }

@@ -141,6 +141,7 @@ struct hx_vec {
   hx__smap colls;      /* name → hx__coll* (owned) */
   hx__wal *wal;
   uint64_t snap_lsn;
+  uint64_t snap_bytes;  /* size of the last snapshot written or loaded */
   const hx__vec_kernels *k;
   pthread_mutex_t ckmu; /* one checkpoint at a time */
   /* background indexer: inserts upserted points into graphs in small chunks so
