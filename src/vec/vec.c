@@ -732,8 +732,11 @@ static int index_pass(hx_vec *db, int sync, int *rc) {
     pthread_mutex_lock(&c->smu);
     HX__SMAP_EACH(&c->shards, se) {
       hx__shard *s = se->val;
-      if (!hx__shard_needs_index(c, s)) continue;
       pthread_rwlock_wrlock(&s->lock);
+      if (!hx__shard_needs_index(c, s)) {
+        pthread_rwlock_unlock(&s->lock);
+        continue;
+      }
       int r = hx__shard_index_some(db, c, s, sync ? UINT32_MAX : IX_CHUNK);
       if (r && rc) *rc = r;
       more |= !r && hx__shard_needs_index(c, s);

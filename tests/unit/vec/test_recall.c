@@ -249,7 +249,7 @@ static void test_quant_recall(void **st) {
 static struct {
   hx_vec *db;
   const float *data;
-  volatile int stop;
+  int stop;
   uint64_t deleted_below; /* ids < this (of the first half) are deleted */
   int errors;
 } cc;
@@ -265,14 +265,14 @@ static void *writer(void *arg) {
     if (hx_vec_delete(cc.db, "c", "t", ids, 100, &del, &e) || del != 100) __atomic_add_fetch(&cc.errors, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&cc.deleted_below, (r + 1) * 100, __ATOMIC_RELEASE);
   }
-  cc.stop = 1;
+  __atomic_store_n(&cc.stop, 1, __ATOMIC_RELEASE);
   return NULL;
 }
 
 static void *searcher(void *arg) {
   uint64_t seed = (uint64_t)(uintptr_t)arg;
   hx_err e = {0};
-  while (!cc.stop) {
+  while (!__atomic_load_n(&cc.stop, __ATOMIC_ACQUIRE)) {
     uint64_t below = __atomic_load_n(&cc.deleted_below, __ATOMIC_ACQUIRE);
     seed = seed * 6364136223846793005ull + 1;
     const float *q = cc.data + (seed >> 33) % N * DIM;
