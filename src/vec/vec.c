@@ -1056,6 +1056,21 @@ static int valid_tenant(const char *t, hx_err *err) {
 /* Takes db->lock shared and the tenant's shard: exclusively (creating it) for
  * a write, shared for a read. A read of a tenant without data gets *s = NULL
  * (then only db->lock is held). */
+/* With db->lock held shared: gets the tenant's shard (creating it for a write)
+ * and locks it, exclusively for a write. */
+static int lock_shard(hx__coll *c, const char *tenant, int write, hx__shard **s, hx_err *err) {
+  *s = get_shard(c, tenant, write);
+  if (!*s) return write ? hx_err_set(err, HX_ENOMEM, "out of memory") : 0;
+  if (write) {
+    __atomic_add_fetch(&(*s)->waiting, 1, __ATOMIC_RELAXED);
+    pthread_rwlock_wrlock(&(*s)->lock);
+    __atomic_sub_fetch(&(*s)->waiting, 1, __ATOMIC_RELAXED);
+  } else {
+    pthread_rwlock_rdlock(&(*s)->lock);
+  }
+  return 0;
+}
+
 static int shard_begin(hx_vec *db, const char *coll, const char *tenant, int write, hx__coll **c,
                        hx__shard **s, hx_err *err) {
   int rc = valid_tenant(tenant, err);
@@ -1066,18 +1081,8 @@ static int shard_begin(hx_vec *db, const char *coll, const char *tenant, int wri
     pthread_rwlock_unlock(&db->lock);
     return HX_ENOENT;
   }
-  *s = get_shard(*c, tenant, write);
-  if (!*s && write) {
-    pthread_rwlock_unlock(&db->lock);
-    return hx_err_set(err, HX_ENOMEM, "out of memory");
-  }
-  if (*s && write) {
-    __atomic_add_fetch(&(*s)->waiting, 1, __ATOMIC_RELAXED);
-    pthread_rwlock_wrlock(&(*s)->lock);
-    __atomic_sub_fetch(&(*s)->waiting, 1, __ATOMIC_RELAXED);
-  }
-  else if (*s) pthread_rwlock_rdlock(&(*s)->lock);
-  return 0;
+  if ((rc = lock_shard(*c, tenant, write, s, err))) pthread_rwlock_unlock(&db->lock);
+  return rc;
 }
 
 static int write_begin(hx_vec *db, const char *coll, const char *tenant, hx__coll **c, hx__shard **s,
@@ -1176,12 +1181,18 @@ int hx_vec_upsert(hx_vec *db, const char *coll, const char *tenant, const hx_vec
   hx__shard *s;
   hx__buf b = {0};
   if (n && !pts) return hx_err_set(err, HX_EINVAL, "no points");
-  int rc = write_begin(db, coll, tenant, &c, &s, err);
+  int rc = valid_tenant(tenant, err);
   if (rc) return rc;
+  pthread_rwlock_rdlock(&db->lock);
+  if (!(c = find_coll(db, coll, err))) {
+    pthread_rwlock_unlock(&db->lock);
+    return HX_ENOENT;
+  }
+  /* encoded before the shard is locked: concurrent writers encode in parallel */
   hx__put_cstr(&b, coll);
   hx__put_cstr(&b, tenant);
-  if ((rc = encode_points(c, pts, n, &b, err))) {
-    write_abort(db, s);
+  if ((rc = encode_points(c, pts, n, &b, err)) || (rc = lock_shard(c, tenant, 1, &s, err))) {
+    pthread_rwlock_unlock(&db->lock);
     hx__buf_release(&b);
     return rc;
   }
