@@ -100,6 +100,8 @@ static size_t dense_search(hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t
   hx__space sp;
   hx__space_float(&sp, db, d, dv);
   accept_ctx a = {s, dv->has, q->filter};
+  /* every slot a result: skip the per-node callback (and its two memory loads) */
+  hx__accept_fn acc = q->filter || s->nlive != s->n || dv->nlive_has != s->nlive ? accept : NULL;
   uint32_t thr = c->index_threshold ? c->index_threshold : 1000;
   int graph = dv->g && !q->exact && s->nlive >= thr;
   if (!graph) return scan(&sp, qv, &a, NULL, 0, want, out);
@@ -129,7 +131,7 @@ static size_t dense_search(hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t
     }
     hx__space qs;
     hx__quant_space(&qs, db, d, dv, qv, qb);
-    n = hx__hnsw_search(dv->g, &qs, qb, ef > k2 ? ef : (uint32_t)k2, k2, accept, &a, tmp);
+    n = hx__hnsw_search(dv->g, &qs, qb, ef > k2 ? ef : (uint32_t)k2, k2, acc, &a, tmp);
     for (size_t i = 0; i < n; i++) tmp[i].d = sp.dist(&sp, qv, tmp[i].id);
     qsort(tmp, n, sizeof *tmp, cmp_cand);
     if (n > want) n = want;
@@ -137,7 +139,7 @@ static size_t dense_search(hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t
     free(tmp);
     free(qb);
   } else {
-    n = hx__hnsw_search(dv->g, &sp, qv, ef, want, accept, &a, out);
+    n = hx__hnsw_search(dv->g, &sp, qv, ef, want, acc, &a, out);
   }
   if (s->gdone < s->n) n = merge_pending(&sp, qv, &a, s->gdone, s->n, want, out, n);
   if (n < want && n < s->nlive) n = scan(&sp, qv, &a, NULL, 0, want, out);

@@ -216,6 +216,10 @@ static int load_shard(hx_vec *db, hx__coll *c, hx__rd *r) {
     if (!has || !data) return HX_ECORRUPT;
     memcpy(dv->has, has, n);
     memcpy(dv->data, data, bytes);
+    for (uint32_t i = 0; i < n; i++) {
+      if (dv->has[i] > 1) return HX_ECORRUPT;
+      dv->nlive_has += !s->dead[i] && dv->has[i];
+    }
     uint8_t g = hx__rd_u8(r);
     if (g) {
       dv->g = hx__hnsw_load(r, s->cap);

@@ -348,6 +348,7 @@ int hx__shard_needs_index(const hx__coll *c, const hx__shard *s) {
 
 static void kill_slot(const hx__coll *c, hx__shard *s, uint32_t slot) {
   idmap_del(s, slot);
+  for (uint32_t i = 0; i < c->ndense; i++) s->dv[i].nlive_has -= s->dv[i].has[slot];
   for (uint32_t i = 0; i < s->npi; i++) hx__pidx_remove(&c->idx[i], s->pi[i], s->payload[slot], slot);
   for (uint32_t i = 0; i < c->nsparse; i++) hx__svec_kill(&s->sv[i], slot);
   json_decref(s->payload[slot]);
@@ -508,6 +509,7 @@ static int apply_upsert(hx_vec *db, hx__coll *c, hx__shard *s, hx__rd *r, uint64
     s->n++;
     if ((rc = hx__shard_idmap_put(s, slot))) return rc;
     s->nlive++;
+    for (uint32_t i = 0; i < c->ndense; i++) s->dv[i].nlive_has += s->dv[i].has[slot];
     for (uint16_t j = 0; j < ns; j++)
       if ((rc = hx__svec_add(&s->sv[svi[j]], slot, sidx[j], sval[j], scnt[j]))) return rc;
     for (uint32_t i = 0; i < s->npi; i++) hx__pidx_add(&c->idx[i], s->pi[i], pl, slot);
@@ -573,6 +575,7 @@ static int maybe_compact(hx_vec *db, hx__coll *c, hx__shard *s) {
     for (uint32_t i = 0; i < c->ndense; i++) {
       uint32_t dim = c->dense[i].dim;
       ns->dv[i].has[d] = s->dv[i].has[sl];
+      ns->dv[i].nlive_has += s->dv[i].has[sl];
       memcpy(ns->dv[i].data + (size_t)d * dim, s->dv[i].data + (size_t)sl * dim, (size_t)dim * 4);
     }
     for (uint32_t i = 0; i < c->nsparse; i++) {
@@ -1496,6 +1499,13 @@ static int check_shard(hx_vec *db, const hx__coll *c, hx__shard *s, hx_err *err)
   }
   if (live != s->nlive)
     return hx_err_set(err, HX_ECORRUPT, "shard %s: %u live slots, %u recorded", s->tenant, live, s->nlive);
+  for (uint32_t i = 0; i < c->ndense; i++) {
+    uint32_t h = 0;
+    for (uint32_t sl = 0; sl < s->n; sl++) h += !s->dead[sl] && s->dv[i].has[sl];
+    if (h != s->dv[i].nlive_has)
+      return hx_err_set(err, HX_ECORRUPT, "shard %s: %u live points have vector %u, %u recorded", s->tenant, h, i,
+                        s->dv[i].nlive_has);
+  }
   size_t inmap = 0;
   for (size_t j = 0; j < s->idcap; j++) {
     uint32_t sl = s->idtab[j];

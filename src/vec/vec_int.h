@@ -64,6 +64,7 @@ typedef struct hx__quant {
 typedef struct hx__dvec {
   float *data;         /* cap * dim, Cosine vectors stored normalised */
   uint8_t *has;        /* cap */
+  uint32_t nlive_has;  /* live slots having this vector */
   hx__hnsw *g;         /* NULL while the tenant is below index_threshold */
   hx__quant q;
 } hx__dvec;
