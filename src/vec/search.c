@@ -149,7 +149,9 @@ static size_t dense_search(hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t
 void hx_vec_hits_release(hx_vec_hit *hits, size_t n) {
   for (size_t i = 0; hits && i < n; i++) {
     json_decref(hits[i].payload);
+    free(hits[i].vector);
     hits[i].payload = NULL;
+    hits[i].vector = NULL;
   }
 }
 
@@ -243,11 +245,26 @@ int hx_vec_search(hx_vec *db, const char *coll, const char *tenant, const hx_vec
       h->score = score;
       h->version = s->ver[res[i].id];
       h->payload = (q->with & HX_VEC_WITH_PAYLOAD) ? json_deep_copy(s->payload[res[i].id]) : NULL;
+      h->vector = NULL;
+      h->dim = 0;
+      if (dd && (q->with & HX_VEC_WITH_VECTORS)) {
+        h->vector = malloc((size_t)dd->dim * sizeof(float));
+        if (!h->vector) {
+          oom = 1;
+          break;
+        }
+        memcpy(h->vector, s->dv[vi].data + (size_t)res[i].id * dd->dim, (size_t)dd->dim * sizeof(float));
+        h->dim = dd->dim;
+      }
       (*nhits)++;
     }
   }
   pthread_rwlock_unlock(&s->lock);
-  if (oom) rc = hx_err_set(err, HX_ENOMEM, "out of memory");
+  if (oom) {
+    hx_vec_hits_release(hits, *nhits);
+    *nhits = 0;
+    rc = hx_err_set(err, HX_ENOMEM, "out of memory");
+  }
 out:
   pthread_rwlock_unlock(&db->lock);
   free(res);

@@ -12,6 +12,7 @@
  *   COLL_CREATE  str name, str config JSON (see coll_cfg_json)
  *   COLL_DROP    str name
  *   INDEX        str coll, str key, u8 type (hx_vec_index_type)
+ *   INDEX_DROP   str coll, str key
  *   QUANT        str coll, u16 dense vector index, u8 kind (hx_vec_quant)
  *   UPSERT       str coll, str tenant, u32 n, n × { id, u16 ndense,
  *                ndense × {u16 vector index, u32 dim, f32[dim]}, u16 nsparse,
@@ -658,6 +659,24 @@ static int apply_index(hx__coll *c, const char *key, hx_vec_index_type t) {
   return 0;
 }
 
+static int apply_index_drop(hx__coll *c, const char *key) {
+  for (uint32_t i = 0; i < c->nidx; i++) {
+    if (strcmp(c->idx[i].key, key)) continue;
+    free(c->idx[i].key);
+    hx__path_free(c->idx[i].path, c->idx[i].npath);
+    memmove(&c->idx[i], &c->idx[i + 1], (c->nidx - i - 1) * sizeof *c->idx);
+    c->nidx--;
+    HX__SMAP_EACH(&c->shards, e) {
+      hx__shard *s = e->val;
+      hx__pidx_free(s->pi[i]);
+      memmove(&s->pi[i], &s->pi[i + 1], (s->npi - i - 1) * sizeof *s->pi);
+      s->npi--;
+    }
+    return 0;
+  }
+  return 0;
+}
+
 static int apply_quant(hx__coll *c, uint32_t vi, hx_vec_quant q) {
   if (vi >= c->ndense || q > HX_VEC_QUANT_BINARY) return HX_ECORRUPT;
   c->dense[vi].quant = q;
@@ -701,6 +720,9 @@ int hx__apply(hx_vec *db, uint64_t lsn, uint8_t type, const uint8_t *p, size_t n
     if (r.bad || t < 1 || t > 5) return HX_ECORRUPT;
     return apply_index(c, key, (hx_vec_index_type)t);
   }
+  case HX__R_INDEX_DROP:
+    if (!get_cstr(&r, key, sizeof key)) return HX_ECORRUPT;
+    return apply_index_drop(c, key);
   case HX__R_QUANT: {
     uint16_t vi = hx__rd_u16(&r);
     uint8_t q = hx__rd_u8(&r);
@@ -988,6 +1010,29 @@ int hx_vec_index_create(hx_vec *db, const char *coll, const char *key, hx_vec_in
   hx__buf_u8(&b, (uint8_t)type);
   pthread_rwlock_wrlock(&db->lock);
   rc = find_coll(db, coll, err) ? commit_db(db, HX__R_INDEX, &b, &lsn, err) : HX_ENOENT;
+  pthread_rwlock_unlock(&db->lock);
+  hx__buf_release(&b);
+  return rc ? rc : hx__wal_sync(db->wal, lsn, err);
+}
+
+int hx_vec_index_drop(hx_vec *db, const char *coll, const char *key, hx_err *err) {
+  hx__buf b = {0};
+  uint64_t lsn = 0;
+  int rc = 0;
+  pthread_rwlock_wrlock(&db->lock);
+  hx__coll *c = find_coll(db, coll, err);
+  if (!c) {
+    rc = HX_ENOENT;
+  } else {
+    rc = hx_err_set(err, HX_ENOENT, "no payload index on '%s'", key ? key : "");
+    for (uint32_t i = 0; key && i < c->nidx; i++)
+      if (!strcmp(c->idx[i].key, key)) rc = 0;
+  }
+  if (!rc) {
+    hx__put_cstr(&b, coll);
+    hx__put_cstr(&b, key);
+    rc = commit_db(db, HX__R_INDEX_DROP, &b, &lsn, err);
+  }
   pthread_rwlock_unlock(&db->lock);
   hx__buf_release(&b);
   return rc ? rc : hx__wal_sync(db->wal, lsn, err);

@@ -126,6 +126,8 @@ int hx_vec_collection_list(hx_vec *db, json_t **out, hx_err *err);
 /* Declares a payload index on a key (dotted path, "a.b" or "tags[]"). */
 int hx_vec_index_create(hx_vec *db, const char *coll, const char *key, hx_vec_index_type type,
                         hx_err *err);
+/* Removes the payload index on key (HX_ENOENT if there is none). */
+int hx_vec_index_drop(hx_vec *db, const char *coll, const char *key, hx_err *err);
 /* Switches quantization of one dense vector on or off (rebuilds codes). */
 int hx_vec_set_quant(hx_vec *db, const char *coll, const char *vector, hx_vec_quant q,
                      hx_err *err);
@@ -224,7 +226,7 @@ typedef struct hx_vec_query {
   const hx_vec_filter *filter;
   int ignore_quant;          /* 1 = search float vectors even if quantized */
   float oversampling;        /* quantized search: candidates = limit*oversampling; 0 = 3 */
-  int with;                  /* HX_VEC_WITH_PAYLOAD */
+  int with;                  /* HX_VEC_WITH_PAYLOAD | HX_VEC_WITH_VECTORS */
 } hx_vec_query;
 
 typedef struct hx_vec_hit {
@@ -233,6 +235,9 @@ typedef struct hx_vec_hit {
                                 Euclid: distance (lower is better) */
   uint64_t version;
   json_t *payload;           /* new reference when requested, else NULL */
+  float *vector;             /* dense query with HX_VEC_WITH_VECTORS: malloc'd copy of
+                                the point's vector (as stored: Cosine normalised) */
+  uint32_t dim;
 } hx_vec_hit;
 
 /* hits has room for q->limit entries; *nhits receives how many were written. */

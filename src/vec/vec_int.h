@@ -29,7 +29,7 @@
 /* WAL record types (payload layouts in vec.c). */
 enum {
   HX__R_COLL_CREATE = 1, HX__R_COLL_DROP = 2, HX__R_INDEX = 3, HX__R_QUANT = 4,
-  HX__R_UPSERT = 5, HX__R_DELETE = 6, HX__R_PAYLOAD = 7
+  HX__R_UPSERT = 5, HX__R_DELETE = 6, HX__R_PAYLOAD = 7, HX__R_INDEX_DROP = 8
 };
 
 typedef struct hx__dense_def {

@@ -55,7 +55,7 @@ static inline int fuzz_wal(hx_vec *scratch, const uint8_t *data, size_t n) {
 
 static inline int fuzz_record(hx_vec *scratch, const uint8_t *data, size_t n) {
   if (n < 1) return 0;
-  (void)hx__apply(scratch, 1000, (uint8_t)(data[0] % 8), data + 1, n - 1);
+  (void)hx__apply(scratch, 1000, (uint8_t)(data[0] % 9), data + 1, n - 1);
   return 0;
 }
 

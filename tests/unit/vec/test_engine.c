@@ -81,6 +81,12 @@ static void test_points_and_tenants(void **st) {
   assert_int_equal(nh, 1);
   assert_int_equal(hits[0].id.num, 7);
   assert_true(hits[0].score == 0.0f); /* org1's point is a, a·b = 0 */
+  assert_null(hits[0].vector);
+  assert_int_equal(hx_vec_search(db, "c", "org1", &(hx_vec_query){.v = b, .dim = 4, .limit = 10, .with = HX_VEC_WITH_VECTORS | HX_VEC_WITH_PAYLOAD}, hits, &nh, &e), 0);
+  assert_int_equal(hits[0].dim, 4);
+  assert_memory_equal(hits[0].vector, a, sizeof a);
+  assert_string_equal(json_string_value(json_object_get(hits[0].payload, "k")), "x");
+  hx_vec_hits_release(hits, nh);
   /* delete in org2 leaves org1 alone */
   size_t del;
   hx_vec_id id7 = hx_vec_id_num(7);
@@ -267,6 +273,13 @@ static void test_scroll_filter_reopen(void **st) {
       json_decref(fj);
     }
     assert_int_equal(hx_vec_check(db, &e), 0);
+    if (round == 1) { /* dropping and re-creating an index changes no answer (checked next round) */
+      assert_int_equal(hx_vec_index_drop(db, "c", "color", &e), 0);
+      assert_int_equal(hx_vec_index_drop(db, "c", "color", &e), HX_ENOENT);
+      assert_int_equal(hx_vec_check(db, &e), 0);
+      assert_int_equal(hx_vec_index_create(db, "c", "color", HX_VEC_INDEX_KEYWORD, &e), 0);
+      assert_int_equal(hx_vec_index_drop(db, "c", "n", &e), 0);
+    }
     if (round == 0) {
       hx_vec_close(db); /* snapshot */
     } else {
