@@ -167,10 +167,20 @@ fail:
 
 /* ---- shards ---- */
 
+/* Writer-preferring: a stream of searches must not starve upserts (or a
+ * snapshot). No code path takes one of these locks twice for reading. */
+void hx__rwlock_init(pthread_rwlock_t *l) {
+  pthread_rwlockattr_t a;
+  pthread_rwlockattr_init(&a);
+  pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(l, &a);
+  pthread_rwlockattr_destroy(&a);
+}
+
 hx__shard *hx__shard_new(const hx__coll *c, const char *tenant) {
   hx__shard *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  pthread_rwlock_init(&s->lock, NULL);
+  hx__rwlock_init(&s->lock);
   s->tenant = strdup(tenant);
   s->dv = calloc(c->ndense + 1, sizeof *s->dv);
   s->sv = calloc(c->nsparse + 1, sizeof *s->sv);
@@ -600,7 +610,7 @@ static int maybe_compact(hx_vec *db, hx__coll *c, hx__shard *s) {
   s->tenant = tmp.tenant;
   *ns = tmp;
   ns->tenant = ntn;
-  pthread_rwlock_init(&ns->lock, NULL);
+  hx__rwlock_init(&ns->lock);
   hx__shard_free(c, ns);
   return 0;
 oom:
@@ -748,15 +758,21 @@ static int replay_cb(void *ctx, uint64_t lsn, uint8_t type, const uint8_t *p, si
 
 enum { IX_CHUNK = 64 }; /* max graph inserts per exclusive hold of a shard */
 
-/* One pass over all shards; returns 1 if work remains. sync: do it all now. */
+/* One pass over all shards; returns 1 if work remains. sync: do it all now.
+ * Shards are freed only with their collection (under db->lock exclusively),
+ * so the list taken under smu stays valid while db->lock is held shared. */
 static int index_pass(hx_vec *db, int sync, int *rc) {
   int more = 0;
   pthread_rwlock_rdlock(&db->lock);
   HX__SMAP_EACH(&db->colls, ce) {
     hx__coll *c = ce->val;
     pthread_mutex_lock(&c->smu);
-    HX__SMAP_EACH(&c->shards, se) {
-      hx__shard *s = se->val;
+    size_t ns = 0;
+    hx__shard **list = malloc((c->shards.n + 1) * sizeof *list);
+    if (list) HX__SMAP_EACH(&c->shards, se) list[ns++] = se->val;
+    pthread_mutex_unlock(&c->smu);
+    for (size_t k = 0; k < ns; k++) {
+      hx__shard *s = list[k];
       pthread_rwlock_wrlock(&s->lock);
       if (!hx__shard_needs_index(c, s)) {
         pthread_rwlock_unlock(&s->lock);
@@ -769,7 +785,8 @@ static int index_pass(hx_vec *db, int sync, int *rc) {
       for (int spin = 0; !sync && spin < 100 && __atomic_load_n(&s->waiting, __ATOMIC_RELAXED); spin++)
         usleep(100); /* let the waiting writers through */
     }
-    pthread_mutex_unlock(&c->smu);
+    if (!list && rc) *rc = HX_ENOMEM;
+    free(list);
   }
   pthread_rwlock_unlock(&db->lock);
   return more;
@@ -822,7 +839,7 @@ int hx_vec_open(const char *dir, const hx_vec_opts *opts, hx_vec **out, hx_err *
   if (opts) db->opts = *opts;
   if (!db->opts.wal_max_bytes) db->opts.wal_max_bytes = 256ull << 20;
   if (!db->opts.filter_exact_max) db->opts.filter_exact_max = 20000;
-  pthread_rwlock_init(&db->lock, NULL);
+  hx__rwlock_init(&db->lock);
   pthread_mutex_init(&db->ckmu, NULL);
   pthread_mutex_init(&db->ixmu, NULL);
   pthread_cond_init(&db->ixcv, NULL);

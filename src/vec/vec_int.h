@@ -154,6 +154,7 @@ struct hx_vec {
 };
 
 /* ---- vec.c ---- */
+void hx__rwlock_init(pthread_rwlock_t *l);
 hx__coll *hx__coll_new(const char *name, const json_t *cfg, hx_err *err);
 void hx__coll_free(hx__coll *c);
 json_t *hx__coll_cfg_json(const hx__coll *c);
