@@ -1448,11 +1448,39 @@ int hx_vec_get(hx_vec *db, const char *coll, const char *tenant, const hx_vec_id
   return rc;
 }
 
-static const hx__shard *sort_shard;
-static int cmp_slot_id(const void *a, const void *b) {
-  return hx_vec_id_cmp(&sort_shard->ids[*(const uint32_t *)a], &sort_shard->ids[*(const uint32_t *)b]);
+/* Max-heap of slots by id: keeps the k smallest ids seen (a page of a scroll)
+ * in O(n log k) without sorting the tenant. */
+static int id_gt(const hx__shard *s, uint32_t a, uint32_t b) { return hx_vec_id_cmp(&s->ids[a], &s->ids[b]) > 0; }
+
+static void idheap_down(const hx__shard *s, uint32_t *h, size_t n) {
+  for (size_t i = 0;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && id_gt(s, h[l], h[m])) m = l;
+    if (r < n && id_gt(s, h[r], h[m])) m = r;
+    if (m == i) break;
+    uint32_t t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
 }
-static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void idheap_push(const hx__shard *s, uint32_t *h, size_t *n, size_t k, uint32_t sl) {
+  if (*n == k) {
+    if (!id_gt(s, h[0], sl)) return;
+    h[0] = sl; /* replace the largest */
+    idheap_down(s, h, *n);
+    return;
+  }
+  size_t i = (*n)++;
+  h[i] = sl;
+  while (i && id_gt(s, h[i], h[(i - 1) / 2])) {
+    uint32_t t = h[i];
+    h[i] = h[(i - 1) / 2];
+    h[(i - 1) / 2] = t;
+    i = (i - 1) / 2;
+  }
+}
 
 int hx_vec_scroll(hx_vec *db, const char *coll, const char *tenant, const hx_vec_id *offset, size_t limit,
                   const hx_vec_filter *f, int with, hx_vec_record **out, size_t *nout, int *has_next,
@@ -1467,8 +1495,8 @@ int hx_vec_scroll(hx_vec *db, const char *coll, const char *tenant, const hx_vec
     if (!rc) read_end(db, s);
     return rc;
   }
-  uint32_t *sl = malloc(((size_t)s->nlive + 1) * sizeof *sl);
-  size_t m = 0;
+  size_t k = limit + 1 < (size_t)s->nlive + 1 ? limit + 1 : (size_t)s->nlive + 1, m = 0;
+  uint32_t *sl = malloc((k + 1) * sizeof *sl);
   if (!sl) {
     read_end(db, s);
     return hx_err_set(err, HX_ENOMEM, "out of memory");
@@ -1477,12 +1505,15 @@ int hx_vec_scroll(hx_vec *db, const char *coll, const char *tenant, const hx_vec
     if (s->dead[i]) continue;
     if (offset && hx_vec_id_cmp(&s->ids[i], offset) < 0) continue;
     if (f && !hx_vec_filter_match(f, &s->ids[i], s->payload[i])) continue;
-    sl[m++] = i;
+    idheap_push(s, sl, &m, k, i);
   }
-  pthread_mutex_lock(&sort_mu); /* qsort has no context argument in C11 */
-  sort_shard = s;
-  qsort(sl, m, sizeof *sl, cmp_slot_id);
-  pthread_mutex_unlock(&sort_mu);
+  /* heap → ascending: pop the largest to the back */
+  for (size_t end = m; end > 1; end--) {
+    uint32_t t = sl[0];
+    sl[0] = sl[end - 1];
+    sl[end - 1] = t;
+    idheap_down(s, sl, end - 1);
+  }
   size_t take = m < limit ? m : limit;
   if (m > limit && has_next) {
     *has_next = 1;
