@@ -61,6 +61,17 @@ void hx__buf_release(hx__buf *b) {
   b->oom = 0;
 }
 
+void hx__buf_reserve(hx__buf *b, size_t n) {
+  if (b->oom || b->n + n <= b->cap) return;
+  uint8_t *q = b->n + n <= HX__BUF_MAX ? realloc(b->p, b->n + n) : NULL;
+  if (!q) {
+    b->oom = 1;
+    return;
+  }
+  b->p = q;
+  b->cap = b->n + n;
+}
+
 void hx__buf_put(hx__buf *b, const void *p, size_t n) {
   if (b->oom) return;
   if (b->n + n > b->cap) {

@@ -27,6 +27,8 @@ typedef struct hx__buf {
 
 void hx__buf_release(hx__buf *b);
 void hx__buf_put(hx__buf *b, const void *p, size_t n);
+/* Makes room for n more bytes (one allocation instead of a doubling series). */
+void hx__buf_reserve(hx__buf *b, size_t n);
 static inline void hx__buf_u8(hx__buf *b, uint8_t v) { hx__buf_put(b, &v, 1); }
 static inline void hx__buf_u16(hx__buf *b, uint16_t v) { hx__buf_put(b, &v, 2); }
 static inline void hx__buf_u32(hx__buf *b, uint32_t v) { hx__buf_put(b, &v, 4); }

@@ -1185,6 +1185,9 @@ static void write_abort(hx_vec *db, hx__shard *s) {
 }
 
 static int encode_points(const hx__coll *c, const hx_vec_point *pts, size_t n, hx__buf *b, hx_err *err) {
+  size_t per = 64;
+  for (uint32_t i = 0; i < c->ndense; i++) per += 8 + (size_t)c->dense[i].dim * 4;
+  hx__buf_reserve(b, n * per + 64);
   hx__buf_u32(b, (uint32_t)n);
   for (size_t k = 0; k < n; k++) {
     const hx_vec_point *p = &pts[k];

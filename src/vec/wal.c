@@ -26,6 +26,7 @@ struct hx__wal {
   pthread_cond_t cv;
   int flushing;
   hx__buf pending;
+  hx__buf spare;  /* the last flushed buffer, reused: fresh memory costs page faults */
   uint64_t last, durable, file_bytes;
 };
 
@@ -203,6 +204,7 @@ void hx__wal_close(hx__wal *w) {
   if (!w) return;
   if (w->fd >= 0) close(w->fd);
   hx__buf_release(&w->pending);
+  hx__buf_release(&w->spare);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   free(w->path);
@@ -269,7 +271,9 @@ int hx__wal_sync(hx__wal *w, uint64_t lsn, hx_err *err) {
     }
     w->flushing = 1;
     hx__buf b = w->pending;
-    memset(&w->pending, 0, sizeof w->pending);
+    w->pending = w->spare;
+    w->pending.n = 0;
+    memset(&w->spare, 0, sizeof w->spare);
     uint64_t target = w->last;
     int fd = w->fd;
     pthread_mutex_unlock(&w->mu);
@@ -283,7 +287,9 @@ int hx__wal_sync(hx__wal *w, uint64_t lsn, hx_err *err) {
       w->durable = target;
       w->file_bytes += b.n;
     }
-    hx__buf_release(&b);
+    b.n = 0;
+    if (b.cap <= (64u << 20) && !w->spare.p) w->spare = b; /* keep up to 64 MiB for reuse */
+    else hx__buf_release(&b);
     w->flushing = 0;
     pthread_cond_broadcast(&w->cv);
     if (bad) break;
