@@ -173,19 +173,23 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
     if (top->n >= ef && c.d > top->a[0].d) break;
     const uint32_t *l = links(g, c.id, lv);
     uint32_t nl = l[0], todo[nl ? nl : 1], nt = 0;
-    /* first collect the unvisited neighbours and prefetch their vectors, so the
-     * memory fetches overlap instead of stalling one distance at a time */
+    /* first collect the unvisited neighbours and touch the first line of each
+     * vector, so those fetches overlap; then, while one distance is computed,
+     * fetch the rest of the next vector (more outstanding prefetches than the
+     * line-fill buffers hold would only stall) */
     for (uint32_t i = 1; i <= nl; i++) {
       uint32_t nb = l[i];
       if (vis->tag[nb] == vis->cur) continue;
       vis->tag[nb] = vis->cur;
       todo[nt++] = nb;
-      const char *v = (const char *)s->base + (size_t)nb * s->stride;
-      size_t pf = s->stride < 512 ? s->stride : 512;
-      for (size_t o = 0; o < pf; o += 64) __builtin_prefetch(v + o);
+      __builtin_prefetch((const char *)s->base + (size_t)nb * s->stride);
     }
     for (uint32_t i = 0; i < nt; i++) {
       uint32_t nb = todo[i];
+      if (i + 1 < nt) {
+        const char *v = (const char *)s->base + (size_t)todo[i + 1] * s->stride;
+        for (size_t o = 64; o < s->stride; o += 64) __builtin_prefetch(v + o);
+      }
       float dn = s->dist(s, q, nb);
       if (top->n < ef || dn < top->a[0].d) {
         if (hx__heap_push(&cand, dn, nb)) goto oom;
