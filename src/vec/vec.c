@@ -360,7 +360,7 @@ int hx__shard_needs_index(const hx__coll *c, const hx__shard *s) {
 static void kill_slot(const hx__coll *c, hx__shard *s, uint32_t slot) {
   idmap_del(s, slot);
   for (uint32_t i = 0; i < c->ndense; i++) s->dv[i].nlive_has -= s->dv[i].has[slot];
-  for (uint32_t i = 0; i < s->npi; i++) hx__pidx_remove(&c->idx[i], s->pi[i], s->payload[slot], slot);
+  for (uint32_t i = 0; i < s->npi; i++) hx__pidx_remove(&c->idx[i], s->pi[i], s, s->payload[slot], slot);
   for (uint32_t i = 0; i < c->nsparse; i++) hx__svec_kill(&s->sv[i], slot);
   json_decref(s->payload[slot]);
   s->payload[slot] = NULL;
@@ -558,7 +558,7 @@ static int apply_payload(hx__coll *c, hx__shard *s, hx__rd *r, uint64_t lsn) {
       json_decref(pl);
       continue;
     }
-    for (uint32_t i = 0; i < s->npi; i++) hx__pidx_remove(&c->idx[i], s->pi[i], s->payload[sl], sl);
+    for (uint32_t i = 0; i < s->npi; i++) hx__pidx_remove(&c->idx[i], s->pi[i], s, s->payload[sl], sl);
     json_decref(s->payload[sl]);
     s->payload[sl] = pl;
     s->ver[sl] = lsn;

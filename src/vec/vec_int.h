@@ -93,10 +93,19 @@ typedef struct hx__rentry {
   uint32_t slot;
 } hx__rentry;
 
-/* Payload index of one key in one shard. Exact lists hold live slots only;
- * the range array is rebuilt lazily (under mu) when dirty. */
+/* Slots holding one value. Removal is lazy (a removal only counts a stale
+ * entry; the list is filtered once stale entries are half of it), so deleting
+ * from a value every point shares is not O(points) per delete. */
+typedef struct hx__vlist {
+  hx__u32v v;
+  uint32_t stale;
+} hx__vlist;
+
+/* Payload index of one key in one shard. Exact lists hold every live slot with
+ * the value plus at most `stale` others; the range array is rebuilt lazily
+ * (under mu) when dirty. */
 typedef struct hx__pidx {
-  hx__smap exact;      /* value key → hx__u32v* (owned) */
+  hx__smap exact;      /* value key → hx__vlist* (owned) */
   hx__rentry *rv;
   size_t nrv, caprv;
   int dirty;
@@ -182,7 +191,10 @@ float hx__score(const hx__dense_def *d, float dist);
 hx__pidx *hx__pidx_new(void);
 void hx__pidx_free(hx__pidx *p);
 void hx__pidx_add(const hx__index_def *def, hx__pidx *p, const json_t *payload, uint32_t slot);
-void hx__pidx_remove(const hx__index_def *def, hx__pidx *p, const json_t *payload, uint32_t slot);
+/* s: the shard, to filter a list with many stale entries; slot is being
+ * removed (its payload is still the old one). */
+void hx__pidx_remove(const hx__index_def *def, hx__pidx *p, const hx__shard *s, const json_t *payload,
+                     uint32_t slot);
 /* Estimated matches of f in s (upper bound when indexed, nlive otherwise). If a
  * candidate list (superset of matches) is cheaper than a full scan, *cand gets a
  * malloc'd array and *ncand its size. */
