@@ -36,6 +36,7 @@ void hx__pidx_free(hx__pidx *p) {
   }
   hx__smap_release(&p->exact);
   free(p->rv);
+  free(p->rt);
   pthread_mutex_destroy(&p->mu);
   free(p);
 }
@@ -78,7 +79,24 @@ static void pidx_update(const hx__index_def *def, hx__pidx *p, const hx__shard *
   char key[1024];
   size_t n = hx__payload_values(payload, def->path, def->npath, vals, MAXV, &hn);
   if (n > MAXV) n = MAXV;
-  if (has_range(def->type)) p->dirty = 1;
+  for (size_t i = 0; has_range(def->type) && !p->dirty && i < n; i++) {
+    if (!json_is_number(vals[i])) continue;
+    if (!add) {
+      if (++p->rstale > 64 && p->rstale * 2 > p->nrv + p->nrt) p->dirty = 1;
+      continue;
+    }
+    if (p->nrt == p->caprt) {
+      size_t nc = p->caprt ? p->caprt * 2 : 64;
+      hx__rentry *q = realloc(p->rt, nc * sizeof *q);
+      if (!q) {
+        p->dirty = 1;
+        break;
+      }
+      p->rt = q;
+      p->caprt = nc;
+    }
+    p->rt[p->nrt++] = (hx__rentry){json_number_value(vals[i]), slot};
+  }
   if (!has_exact(def->type)) return;
   for (size_t i = 0; i < n; i++) {
     size_t kl = hx__value_key(vals[i], key, sizeof key);
@@ -113,12 +131,37 @@ static int cmp_rentry(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Rebuilds the sorted range array if writes made it stale (caller holds p->mu). */
+/* Brings the sorted range array up to date (caller holds p->mu): a full
+ * rebuild from the payloads when dirty, else a merge of the pending additions. */
 static void range_refresh(const hx__index_def *def, hx__pidx *p, const hx__shard *s) {
-  if (!p->dirty) return;
+  if (!p->dirty) {
+    if (!p->nrt) return;
+    qsort(p->rt, p->nrt, sizeof *p->rt, cmp_rentry);
+    if (p->nrv + p->nrt > p->caprv) {
+      size_t nc = p->caprv ? p->caprv : 64;
+      while (nc < p->nrv + p->nrt) nc *= 2;
+      hx__rentry *q = realloc(p->rv, nc * sizeof *q);
+      if (!q) {
+        p->dirty = 1;
+        return;
+      }
+      p->rv = q;
+      p->caprv = nc;
+    }
+    size_t i = p->nrv, j = p->nrt, k = p->nrv + p->nrt; /* merge from the back */
+    while (j > 0) {
+      if (i > 0 && p->rv[i - 1].v > p->rt[j - 1].v) p->rv[--k] = p->rv[--i];
+      else p->rv[--k] = p->rt[--j];
+    }
+    p->nrv += p->nrt;
+    p->nrt = 0;
+    return;
+  }
   const json_t *vals[MAXV];
   int hn;
   p->nrv = 0;
+  p->nrt = 0;
+  p->rstale = 0;
   for (uint32_t sl = 0; sl < s->n; sl++) {
     if (s->dead[sl]) continue;
     size_t n = hx__payload_values(s->payload[sl], def->path, def->npath, vals, MAXV, &hn);
@@ -249,10 +292,11 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
       if (p->rv[mid].v <= hi) a = mid + 1;
       else b = mid;
     }
-    size_t m = a - first;
-    uint32_t *out = malloc((m + 1) * sizeof *out);
+    size_t m = 0;
+    uint32_t *out = malloc((a - first + 1) * sizeof *out);
     if (out)
-      for (size_t i = 0; i < m; i++) out[i] = p->rv[first + i].slot;
+      for (size_t i = first; i < a; i++)
+        if (!s->dead[p->rv[i].slot]) out[m++] = p->rv[i].slot;
     pthread_mutex_unlock(&p->mu);
     if (!out) return none;
     *cand = out;

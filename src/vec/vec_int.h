@@ -102,13 +102,17 @@ typedef struct hx__vlist {
 } hx__vlist;
 
 /* Payload index of one key in one shard. Exact lists hold every live slot with
- * the value plus at most `stale` others; the range array is rebuilt lazily
- * (under mu) when dirty. */
+ * the value plus at most `stale` others. Range entries of new values wait in
+ * rt and are merged (under mu) by the next range query; removals only count
+ * until half the array is stale, then the array is rebuilt from the payloads. */
 typedef struct hx__pidx {
   hx__smap exact;      /* value key → hx__vlist* (owned) */
   hx__rentry *rv;
   size_t nrv, caprv;
-  int dirty;
+  hx__rentry *rt;      /* values added since the last merge, unsorted */
+  size_t nrt, caprt;
+  size_t rstale;       /* range entries removed but not yet filtered out */
+  int dirty;           /* rebuild the range array from the payloads */
   pthread_mutex_t mu;
 } hx__pidx;
 
