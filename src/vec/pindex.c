@@ -211,12 +211,15 @@ static size_t uniq(uint32_t *v, size_t n) {
 }
 
 static size_t est_filter(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
-                         size_t *ncand);
+                         size_t *ncand, int *exact);
 
-/* Estimate of one condition; *cand = malloc'd superset of matches, or NULL. */
-static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint32_t **cand, size_t *ncand) {
+/* Estimate of one condition; *cand = malloc'd superset of matches, or NULL;
+ * *exact = 1 if *cand is exactly the matching live slots. */
+static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint32_t **cand, size_t *ncand,
+                       int *exact) {
   *cand = NULL;
   *ncand = 0;
+  *exact = 0;
   size_t none = s->nlive;
   switch (cd->kind) {
   case HX__C_HAS_ID: {
@@ -229,10 +232,11 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
     }
     *cand = v;
     *ncand = uniq(v, m);
+    *exact = 1;
     return *ncand;
   }
   case HX__C_FILTER:
-    return est_filter(c, s, cd->sub, cand, ncand);
+    return est_filter(c, s, cd->sub, cand, ncand, exact);
   case HX__C_MATCH_VALUE:
   case HX__C_MATCH_ANY: {
     int ix = find_index(c, cd, 0);
@@ -241,10 +245,12 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
     char key[1024];
     size_t total = 0, i;
     const json_t *v;
+    int clean = 1; /* no stale entries: every listed slot holds the value */
     json_array_foreach(cd->vals, i, v) {
       size_t kl = hx__value_key(v, key, sizeof key);
       hx__vlist *l = kl ? hx__smap_get(&p->exact, key, kl) : NULL;
       if (l) total += l->v.n;
+      if (l && l->stale) clean = 0;
     }
     uint32_t *out = malloc((total + 1) * sizeof *out);
     if (!out) return none;
@@ -262,6 +268,7 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
       if (!s->dead[out[k]]) out[live++] = out[k];
     *cand = out;
     *ncand = uniq(out, live);
+    *exact = clean;
     return *ncand;
   }
   case HX__C_RANGE: {
@@ -274,22 +281,24 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
       pthread_mutex_unlock(&p->mu);
       return none;
     }
+    /* exact bounds: strict for gt/lt, inclusive for gte/lte (the tighter wins) */
     double lo = -INFINITY, hi = INFINITY;
-    if (cd->has_gt) lo = cd->gt;
-    if (cd->has_gte && cd->gte > lo) lo = cd->gte;
-    if (cd->has_lt) hi = cd->lt;
-    if (cd->has_lte && cd->lte < hi) hi = cd->lte;
+    int lo_strict = 0, hi_strict = 0;
+    if (cd->has_gte) lo = cd->gte;
+    if (cd->has_gt && (!cd->has_gte || cd->gt >= cd->gte)) lo = cd->gt, lo_strict = 1;
+    if (cd->has_lte) hi = cd->lte;
+    if (cd->has_lt && (!cd->has_lte || cd->lt <= cd->lte)) hi = cd->lt, hi_strict = 1;
     size_t a = 0, b = p->nrv;
-    while (a < b) { /* first entry >= lo */
+    while (a < b) { /* first entry inside the lower bound */
       size_t mid = (a + b) / 2;
-      if (p->rv[mid].v < lo) a = mid + 1;
+      if (lo_strict ? p->rv[mid].v <= lo : p->rv[mid].v < lo) a = mid + 1;
       else b = mid;
     }
     size_t first = a;
     b = p->nrv;
-    while (a < b) { /* first entry > hi */
+    while (a < b) { /* first entry past the upper bound */
       size_t mid = (a + b) / 2;
-      if (p->rv[mid].v <= hi) a = mid + 1;
+      if (hi_strict ? p->rv[mid].v < hi : p->rv[mid].v <= hi) a = mid + 1;
       else b = mid;
     }
     size_t m = 0;
@@ -297,10 +306,12 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
     if (out)
       for (size_t i = first; i < a; i++)
         if (!s->dead[p->rv[i].slot]) out[m++] = p->rv[i].slot;
+    int clean = p->rstale == 0;
     pthread_mutex_unlock(&p->mu);
     if (!out) return none;
     *cand = out;
     *ncand = uniq(out, m);
+    *exact = clean;
     return *ncand;
   }
   default:
@@ -309,23 +320,28 @@ static size_t est_cond(const hx__coll *c, hx__shard *s, const hx__cond *cd, uint
 }
 
 static size_t est_filter(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
-                         size_t *ncand) {
+                         size_t *ncand, int *exact) {
   size_t best = s->nlive;
+  int ex = 0, all_exact = 1;
   *cand = NULL;
   *ncand = 0;
+  *exact = 0;
   for (size_t i = 0; i < f->nmust; i++) {
     uint32_t *cc;
     size_t nc;
-    size_t e = est_cond(c, s, &f->must[i], &cc, &nc);
+    size_t e = est_cond(c, s, &f->must[i], &cc, &nc, &ex);
     if (cc && (e < best || !*cand)) {
       free(*cand);
       *cand = cc;
       *ncand = nc;
       best = e;
+      *exact = ex;
     } else {
       free(cc);
     }
   }
+  /* the candidates are the answer only if nothing else constrains it */
+  int alone = f->nmust == 1 && !f->nshould && !f->nmust_not && !f->min_count;
   if (f->nshould) { /* a union, usable only if every branch is indexed */
     uint32_t *u = NULL;
     size_t nu = 0, total = 0;
@@ -333,7 +349,8 @@ static size_t est_filter(const hx__coll *c, hx__shard *s, const hx_vec_filter *f
     for (size_t i = 0; i < f->nshould && ok; i++) {
       uint32_t *cc;
       size_t nc;
-      est_cond(c, s, &f->should[i], &cc, &nc);
+      est_cond(c, s, &f->should[i], &cc, &nc, &ex);
+      all_exact &= ex;
       if (!cc) {
         ok = 0;
         break;
@@ -358,17 +375,20 @@ static size_t est_filter(const hx__coll *c, hx__shard *s, const hx_vec_filter *f
         *ncand = nu;
         best = nu;
         u = NULL;
+        alone = !f->nmust && !f->nmust_not && !f->min_count;
+        *exact = all_exact;
       }
     }
     free(u);
     (void)total;
   }
+  if (!alone) *exact = 0;
   return best;
 }
 
 size_t hx__pidx_estimate(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
-                         size_t *ncand) {
-  return est_filter(c, s, f, cand, ncand);
+                         size_t *ncand, int *exact) {
+  return est_filter(c, s, f, cand, ncand, exact);
 }
 
 int hx__pidx_check(const hx__coll *c, hx__shard *s, hx_err *err) {

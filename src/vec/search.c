@@ -66,6 +66,7 @@ static size_t scan(const hx__space *sp, const void *q, accept_ctx *a, const uint
   size_t n = cand ? ncand : a->s->n;
   for (size_t i = 0; i < n; i++) {
     uint32_t sl = cand ? cand[i] : (uint32_t)i;
+    if (cand && i + 1 < n) __builtin_prefetch((const char *)sp->base + (size_t)cand[i + 1] * sp->stride);
     if (!accept(a, sl)) continue;
     hx__heap_keep(&h, want, sp->dist(sp, q, sl), sl);
   }
@@ -108,9 +109,11 @@ static size_t dense_search(hx_vec *db, const hx__coll *c, hx__shard *s, uint32_t
   if (q->filter) {
     uint32_t *cand = NULL;
     size_t nc = 0;
-    size_t est = hx__pidx_estimate(c, s, q->filter, &cand, &nc);
+    int exact = 0;
+    size_t est = hx__pidx_estimate(c, s, q->filter, &cand, &nc, &exact);
     if (est <= db->opts.filter_exact_max) {
-      size_t n = scan(&sp, qv, &a, cand, cand ? nc : 0, want, out);
+      accept_ctx a2 = {s, dv->has, cand && exact ? NULL : q->filter};
+      size_t n = scan(&sp, qv, &a2, cand, cand ? nc : 0, want, out);
       free(cand);
       return n;
     }

@@ -1553,13 +1553,17 @@ int hx_vec_count(hx_vec *db, const char *coll, const char *tenant, const hx_vec_
   } else if (!exact) {
     uint32_t *cand = NULL;
     size_t nc = 0;
-    *count = hx__pidx_estimate(c, s, f, &cand, &nc);
+    int ex;
+    *count = hx__pidx_estimate(c, s, f, &cand, &nc, &ex);
     free(cand);
   } else {
     uint32_t *cand = NULL;
     size_t nc = 0;
-    hx__pidx_estimate(c, s, f, &cand, &nc);
-    if (cand) {
+    int ex = 0;
+    hx__pidx_estimate(c, s, f, &cand, &nc, &ex);
+    if (cand && ex) {
+      *count = nc; /* the index answered exactly */
+    } else if (cand) {
       for (size_t i = 0; i < nc; i++)
         if (!s->dead[cand[i]] && hx_vec_filter_match(f, &s->ids[cand[i]], s->payload[cand[i]])) (*count)++;
     } else {

@@ -200,10 +200,11 @@ void hx__pidx_add(const hx__index_def *def, hx__pidx *p, const json_t *payload, 
 void hx__pidx_remove(const hx__index_def *def, hx__pidx *p, const hx__shard *s, const json_t *payload,
                      uint32_t slot);
 /* Estimated matches of f in s (upper bound when indexed, nlive otherwise). If a
- * candidate list (superset of matches) is cheaper than a full scan, *cand gets a
- * malloc'd array and *ncand its size. */
+ * candidate list (superset of matches, live slots only) is cheaper than a full
+ * scan, *cand gets a malloc'd array and *ncand its size; *exact = 1 when the
+ * list is exactly the matches (the filter need not be evaluated again). */
 size_t hx__pidx_estimate(const hx__coll *c, hx__shard *s, const hx_vec_filter *f, uint32_t **cand,
-                         size_t *ncand);
+                         size_t *ncand, int *exact);
 int hx__pidx_check(const hx__coll *c, hx__shard *s, hx_err *err);
 
 /* ---- sparse.c ---- */
