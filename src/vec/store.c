@@ -195,6 +195,7 @@ static int load_shard(hx_vec *db, hx__coll *c, hx__rd *r) {
   for (uint32_t i = 0; i < n; i++) s->ids[i] = hx__get_id(r);
   const void *ver = hx__rd_take(r, (size_t)n * 8), *dead = hx__rd_take(r, n);
   if (!ver || !dead) return HX_ECORRUPT;
+  if (hx__shard_idmap_reserve(s, nlive + 1)) return HX_ENOMEM;
   memcpy(s->ver, ver, (size_t)n * 8);
   memcpy(s->dead, dead, n);
   s->n = n;

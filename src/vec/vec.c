@@ -233,7 +233,7 @@ static uint64_t id_hash(const hx_vec_id *id) {
   return x ^ (x >> 31);
 }
 
-static int idtab_grow(hx__shard *s, size_t need) {
+int hx__shard_idmap_reserve(hx__shard *s, size_t need) {
   if (need * 2 <= s->idcap) return 0;
   size_t nc = s->idcap ? s->idcap : 64;
   while (nc < need * 2) nc *= 2;
@@ -264,7 +264,7 @@ uint32_t hx__shard_find(const hx__shard *s, const hx_vec_id *id) {
 }
 
 int hx__shard_idmap_put(hx__shard *s, uint32_t slot) {
-  if (idtab_grow(s, (size_t)s->nlive + 1)) return HX_ENOMEM;
+  if (hx__shard_idmap_reserve(s, (size_t)s->nlive + 1)) return HX_ENOMEM;
   size_t mask = s->idcap - 1, j = id_hash(&s->ids[slot]) & mask;
   while (s->idtab[j] != NOSLOT) j = (j + 1) & mask;
   s->idtab[j] = slot;

@@ -176,6 +176,8 @@ void hx__shard_free(const hx__coll *c, hx__shard *s);
 int hx__shard_reserve(const hx__coll *c, hx__shard *s, uint32_t need);
 uint32_t hx__shard_find(const hx__shard *s, const hx_vec_id *id); /* UINT32_MAX if absent */
 int hx__shard_idmap_put(hx__shard *s, uint32_t slot);
+/* Sizes the id map for need live ids at once (bulk loads). */
+int hx__shard_idmap_reserve(hx__shard *s, size_t need);
 uint32_t hx__index_threshold(const hx__coll *c);
 /* Inserts up to max pending slots into the graphs, creating them once the
  * tenant reaches the threshold. Caller holds the shard exclusively. */
