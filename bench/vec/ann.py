@@ -92,7 +92,7 @@ targets.append((f"int8 QPS vs float QPS (recall >= {floor:.3f})", ri, ">= 1.80x"
 fl = get("heimdex", "filtered")
 if fl:
     f = fl[0]
-    ok = f["p99_ms"] < 5.0
+    ok = f["p99_ms"] < 5.0 if npts >= 1_000_000 else None  # the target is stated at 1M
     targets.append((f"1% filtered p99 ms (p50 {f['p50_ms']:.2f}, recall {f['recall']:.3f})", f["p99_ms"],
                     "< 5 ms at 1M" + ("" if npts >= 1_000_000 else " (run at %dk)" % (npts // 1000)), ok))
 du = get("heimdex", "durable")
