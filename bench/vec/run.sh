@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     *) build="$1"; shift ;;
   esac
 done
-"$root/scripts/install-deps.sh" test
+"$root/scripts/install-deps.sh" bench
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" --target bench_vec_ann -j 2 >/dev/null
 mkdir -p /tmp/hxvec-bench
