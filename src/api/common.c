@@ -51,6 +51,10 @@ int hx_api_create_job_or_reply(hx_app *app, const hx_principal *who, const char 
   int created = 0;
   rc = app->ledger->ops->create(app->ledger, &j, job_id, &created, &err);
   json_decref(payload);
+  if (rc == HX_EUNAVAIL) {
+    hx_resp_err(resp, &err);
+    return rc;
+  }
   if (rc) {
     hx_log(HX_LOG_ERROR, "job_create_failed", json_pack("{s:s,s:s}", "type", type, "error", err.msg));
     hx_resp_detail(resp, rc == HX_ESHUTDOWN ? 503 : 500, "Could not create job");

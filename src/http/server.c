@@ -40,6 +40,13 @@ void hx_resp_detail(hx_resp *r, int status, const char *fmt, ...) {
 }
 
 void hx_resp_err(hx_resp *r, const hx_err *e) {
+  if (e->code == HX_EUNAVAIL) {
+    /* a dependency is down: say so plainly (the cause goes to the log), and when to retry */
+    hx_log(HX_LOG_WARN, "dependency_unavailable", json_pack("{s:s}", "error", e->msg));
+    hx_resp_detail(r, 503, "Service temporarily unavailable: a backing store cannot be reached; retry shortly");
+    snprintf(r->extra_header[1], sizeof r->extra_header[1], "Retry-After: 1");
+    return;
+  }
   int st = e->status ? e->status : hx_err_http_status(e->code);
   hx_resp_detail(r, st, "%s", e->msg[0] ? e->msg : hx_strerror(e->code));
 }

@@ -28,6 +28,8 @@
 #include <string.h>
 
 #define POOL_MAX 16
+/* the error code err already carries (HX_EUNAVAIL when the server is gone), else HX_EDB */
+#define DBERR (err->code ? err->code : HX_EDB)
 
 /* Migrations, applied in order by hx_ledger_migrate_pg; the version is kept in
  * heimdex_schema. Column names and types are the original's (job, job_event,
@@ -92,9 +94,6 @@ static const char *const MIGRATIONS[] = {
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
-/* Outbox rows whose publish failed this many times are left for operators
- * (they stay unsent with last_error) instead of being retried forever. */
-#define OUTBOX_MAX_FAILS 20
 
 typedef struct {
   hx_ledger base;
@@ -113,7 +112,7 @@ static PGconn *connect_one(pg_ledger *p, hx_err *err) {
   const char *vals[] = {p->conninfo, "5", "-c statement_timeout=15000 -c lock_timeout=10000", "heimdex", NULL};
   PGconn *c = PQconnectdbParams(keys, vals, 1);
   if (PQstatus(c) != CONNECTION_OK) {
-    hx_err_set(err, HX_EDB, "cannot connect to PostgreSQL: %s", PQerrorMessage(c));
+    hx_err_set(err, HX_EUNAVAIL, "cannot connect to PostgreSQL: %s", PQerrorMessage(c));
     PQfinish(c);
     return NULL;
   }
@@ -163,13 +162,21 @@ static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *c
     PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    hx_err_set(err, HX_EDB, "PostgreSQL: %s%s%s", state ? state : "", state ? " " : "", PQerrorMessage(c));
+    const char *st8 = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    char state[8] = "";
+    if (st8) snprintf(state, sizeof state, "%s", st8);
+    hx_err_set(err, HX_EDB, "PostgreSQL: %s%s%s", state, state[0] ? " " : "", PQerrorMessage(c));
     PQclear(r);
     if (PQstatus(c) == CONNECTION_BAD && !in_txn && attempt == 0) {
       PQreset(c);
       if (PQstatus(c) == CONNECTION_OK) continue;
     }
+    /* the server is gone or not serving (SQLSTATE classes 08 connection, 57
+     * operator intervention e.g. shutting down / starting up, 53 resources):
+     * unavailable, not a bad statement */
+    if (PQstatus(c) == CONNECTION_BAD || (state[0] && (!strncmp(state, "08", 2) || !strncmp(state, "57", 2) ||
+                                                    !strncmp(state, "53", 2))))
+      err->code = HX_EUNAVAIL;
     return NULL;
   }
   return NULL;
@@ -177,7 +184,7 @@ static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *c
 
 static int cmd(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
   PGresult *r = q(c, err, sql, n, vals);
-  if (!r) return HX_EDB;
+  if (!r) return err->code ? err->code : HX_EDB;
   PQclear(r);
   return 0;
 }
@@ -187,12 +194,12 @@ static int cmd(PGconn *c, hx_err *err, const char *sql, int n, const char *const
 static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err) {
   pg_ledger *p = PG(l);
   PGconn *c = pool_get(p, err);
-  if (!c) return HX_EDB;
+  if (!c) return DBERR;
   char maxa[16];
   snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
   char *payload = hx_json_compact(j->payload);
   const char *v[8] = {j->id, j->org_id, j->type, maxa, j->job_key, j->requested_by, j->task_name, payload};
-  int rc = HX_EDB;
+  int rc = DBERR;
   for (int tries = 0; tries < 3; tries++) {
     PGresult *r = q(c, err,
         "WITH j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
@@ -200,7 +207,10 @@ static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRL
         " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
         " o AS (INSERT INTO outbox(job_id, task_name, payload) SELECT id, $7, $8::jsonb FROM j)"
         " SELECT id::text FROM j", 8, v);
-    if (!r) break;
+    if (!r) {
+      rc = DBERR;
+      break;
+    }
     if (PQntuples(r) == 1) {
       snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
       *created = 1;
@@ -210,7 +220,10 @@ static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRL
     }
     PQclear(r);
     r = q(c, err, "SELECT id::text FROM job WHERE job_key = $1", 1, &j->job_key);
-    if (!r) break;
+    if (!r) {
+      rc = DBERR;
+      break;
+    }
     if (PQntuples(r) == 1) {
       snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
       *created = 0;
@@ -231,14 +244,14 @@ static int pg_get(hx_ledger *l, const char *job_id, hx_job_view *v, hx_err *err)
   pg_ledger *p = PG(l);
   memset(v, 0, sizeof *v);
   PGconn *c = pool_get(p, err);
-  if (!c) return HX_EDB;
+  if (!c) return DBERR;
   int rc = 0;
   PGresult *r = q(c, err,
       "SELECT id::text, org_id::text, type, status::text, stage, progress, attempt, max_attempts, result::text,"
       " last_error_message, extract(epoch from created_at), extract(epoch from updated_at) FROM job WHERE id = $1::uuid",
       1, &job_id);
   if (!r) {
-    rc = HX_EDB;
+    rc = DBERR;
   } else if (PQntuples(r) == 0) {
     rc = hx_err_set(err, HX_ENOENT, "Job not found");
   } else {
@@ -265,22 +278,23 @@ static int pg_get(hx_ledger *l, const char *job_id, hx_job_view *v, hx_err *err)
 static int pg_claim(hx_ledger *l, hx_job_msg *out, size_t max, size_t *n, hx_err *err) {
   pg_ledger *p = PG(l);
   *n = 0;
-  if (!p->claim_conn && !(p->claim_conn = connect_one(p, err))) return HX_EDB;
+  if (!p->claim_conn && !(p->claim_conn = connect_one(p, err))) return DBERR;
   PGconn *c = p->claim_conn;
   if (PQstatus(c) != CONNECTION_OK) PQreset(c);
-  if (cmd(c, err, "BEGIN", 0, NULL)) return HX_EDB;
+  if (cmd(c, err, "BEGIN", 0, NULL)) return DBERR;
   char lim[24];
   snprintf(lim, sizeof lim, "%zu", max);
-  char fails[16];
-  snprintf(fails, sizeof fails, "%d", OUTBOX_MAX_FAILS);
-  const char *v[2] = {lim, fails};
+  /* a row whose publish failed is retried for as long as it takes (a queue
+   * outage must not strand jobs); the dispatcher's backoff is what is capped,
+   * and fail_count / last_error show operators what happened */
+  const char *v[1] = {lim};
   PGresult *r = q(c, err,
       "SELECT o.id, o.job_id::text, o.task_name, o.payload::text, COALESCE(extract(epoch from j.next_run_at), 0)"
-      " FROM outbox o JOIN job j ON j.id = o.job_id WHERE o.sent_at IS NULL AND o.fail_count < $2::int"
-      " ORDER BY o.id LIMIT $1::int FOR UPDATE OF o SKIP LOCKED", 2, v);
+      " FROM outbox o JOIN job j ON j.id = o.job_id WHERE o.sent_at IS NULL"
+      " ORDER BY o.id LIMIT $1::int FOR UPDATE OF o SKIP LOCKED", 1, v);
   if (!r) {
     PQclear(PQexec(c, "ROLLBACK"));
-    return HX_EDB;
+    return DBERR;
   }
   for (int i = 0; i < PQntuples(r); i++) {
     hx_job_msg *m = &out[i];
@@ -353,7 +367,7 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
                     hx_err *err) {
   pg_ledger *p = PG(l);
   PGconn *c = pool_get(p, err);
-  if (!c) return HX_EDB;
+  if (!c) return DBERR;
   int rc = cmd(c, err, "BEGIN", 0, NULL);
   for (size_t i = 0; i < n && !rc; i++) {
     started[i] = 0;
@@ -364,7 +378,7 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
         " updated_at = NOW(), stage = 'initializing', progress = 0, next_run_at = NULL"
         " FROM prev WHERE job.id = $1::uuid AND (prev.status = 'queued' OR (prev.status = 'running' AND $2::bool))"
         " RETURNING job.attempt, prev.status::text", 2, v);
-    if (!r) { rc = HX_EDB; break; }
+    if (!r) { rc = DBERR; break; }
     if (PQntuples(r) == 1) {
       started[i] = 1;
       if (attempt) attempt[i] = atoi(PQgetvalue(r, 0, 0));
@@ -441,7 +455,7 @@ static int finish_one(PGconn *c, const hx_job_outcome *o, hx_err *err) {
   }
   if (!r) {
     json_decref(detail);
-    return HX_EDB;
+    return DBERR;
   }
   int changed = PQntuples(r);
   PQclear(r);
@@ -457,7 +471,7 @@ static int finish_one(PGconn *c, const hx_job_outcome *o, hx_err *err) {
 static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err) {
   pg_ledger *p = PG(l);
   PGconn *c = pool_get(p, err);
-  if (!c) return HX_EDB;
+  if (!c) return DBERR;
   int rc = cmd(c, err, "BEGIN", 0, NULL);
   for (size_t i = 0; i < n && !rc; i++) rc = finish_one(c, &o[i], err);
   if (rc == 0) rc = cmd(c, err, "COMMIT", 0, NULL);
@@ -476,14 +490,14 @@ static int pg_recover(hx_ledger *l, size_t *n, hx_err *err) {
 static int pg_stats(hx_ledger *l, hx_ledger_stats *out, hx_err *err) {
   pg_ledger *p = PG(l);
   PGconn *c = pool_get(p, err);
-  if (!c) return HX_EDB;
+  if (!c) return DBERR;
   int rc = 0;
   PGresult *r = q(c, err, "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
                           " (SELECT count(*) FROM job WHERE status IN ('queued','running')),"
                           " COALESCE(extract(epoch from NOW() - (SELECT min(created_at) FROM outbox WHERE sent_at IS NULL)), 0)",
                   0, NULL);
   if (!r) {
-    rc = HX_EDB;
+    rc = DBERR;
   } else {
     out->outbox_unsent = atoll(PQgetvalue(r, 0, 0));
     out->jobs_open = atoll(PQgetvalue(r, 0, 1));
@@ -513,13 +527,13 @@ static const hx_ledger_ops pg_ops = {
 /* Current schema version, 0 when heimdex_schema does not exist yet. */
 static int schema_version(PGconn *c, int *version, hx_err *err) {
   PGresult *r = q(c, err, "SELECT to_regclass('heimdex_schema') IS NOT NULL", 0, NULL);
-  if (!r) return HX_EDB;
+  if (!r) return DBERR;
   int exists = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
   *version = 0;
   if (!exists) return 0;
   r = q(c, err, "SELECT COALESCE(max(version), 0) FROM heimdex_schema", 0, NULL);
-  if (!r) return HX_EDB;
+  if (!r) return DBERR;
   *version = atoi(PQgetvalue(r, 0, 0));
   PQclear(r);
   return 0;
@@ -528,7 +542,7 @@ static int schema_version(PGconn *c, int *version, hx_err *err) {
 int hx_ledger_migrate_pg(const char *conninfo, int *applied, hx_err *err) {
   pg_ledger tmp = {.conninfo = (char *)conninfo};
   PGconn *c = connect_one(&tmp, err);
-  if (!c) return HX_EDB;
+  if (!c) return DBERR;
   int rc = cmd(c, err, "CREATE TABLE IF NOT EXISTS heimdex_schema (version INTEGER NOT NULL,"
                        " applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())", 0, NULL);
   /* one migrator at a time */
@@ -566,7 +580,7 @@ int hx_ledger_open_pg(const char *conninfo, hx_ledger **out, hx_err *err) {
   pthread_cond_init(&p->cv, NULL);
   /* check the schema at start: a clear error beats failing on the first request */
   PGconn *c = pool_get(p, err);
-  int version = 0, rc = HX_EDB;
+  int version = 0, rc = DBERR;
   if (c) rc = schema_version(c, &version, err);
   pool_put(p, c);
   if (!rc && version < NMIGRATIONS)

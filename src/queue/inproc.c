@@ -164,8 +164,19 @@ static void iq_close(hx_queue *qq) {
 static void iq_ack(hx_queue *q, const hx_job_msg *msgs, size_t n) {}
 static void iq_dead(hx_queue *q, const hx_job_msg *m, const char *error) {}
 
+/* in-process: put it back with a short delay, marked as a re-delivery */
+static void iq_nack(hx_queue *q, const hx_job_msg *msgs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    hx_job_msg again = msgs[i];
+    again.reclaimed = 1;
+    again.not_before = hx_now() + 1.0;
+    hx_err err = {0};
+    iq_push(q, &again, &err);
+  }
+}
+
 static const hx_queue_ops inproc_ops = {
-    .close = iq_close, .push = iq_push, .pop = iq_pop, .ack = iq_ack, .dead = iq_dead,
+    .close = iq_close, .push = iq_push, .pop = iq_pop, .ack = iq_ack, .nack = iq_nack, .dead = iq_dead,
     .shutdown = iq_shutdown, .depth = iq_depth};
 
 int hx_queue_open_inproc(hx_queue **out, hx_err *err) {

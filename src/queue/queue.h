@@ -24,6 +24,9 @@ typedef struct hx_queue_ops {
   size_t (*pop)(hx_queue *q, hx_job_msg *out, size_t max, int timeout_ms);
   /* The effects of these deliveries are committed: forget them. */
   void (*ack)(hx_queue *q, const hx_job_msg *msgs, size_t n);
+  /* Give up on delivering these ourselves (e.g. the ledger is down): the queue
+   * re-delivers them to some consumer later (reclaim), as if this one died. */
+  void (*nack)(hx_queue *q, const hx_job_msg *msgs, size_t n);
   /* After the last attempt: keep the message where operators can see it. */
   void (*dead)(hx_queue *q, const hx_job_msg *m, const char *error);
   /* Wake all poppers and make pop return 0 from now on. */

@@ -278,6 +278,13 @@ static void rq_ack(hx_queue *qq, const hx_job_msg *msgs, size_t n) {
   put_conn(q, c);
 }
 
+/* Stop heartbeating them: after the visibility timeout XAUTOCLAIM hands them
+ * to a consumer again, marked reclaimed. */
+static void rq_nack(hx_queue *qq, const hx_job_msg *msgs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (msgs[i].qid[0]) inflight_remove(RQ(qq), msgs[i].qid);
+}
+
 static void rq_dead(hx_queue *qq, const hx_job_msg *m, const char *error) {
   rq *q = RQ(qq);
   hx_err err = {0};
@@ -342,7 +349,7 @@ static void rq_close(hx_queue *qq) {
 }
 
 static const hx_queue_ops redis_ops = {
-    .close = rq_close, .push = rq_push, .pop = rq_pop, .ack = rq_ack, .dead = rq_dead,
+    .close = rq_close, .push = rq_push, .pop = rq_pop, .ack = rq_ack, .nack = rq_nack, .dead = rq_dead,
     .shutdown = rq_shutdown, .depth = rq_depth};
 
 int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_err *err) {

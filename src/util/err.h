@@ -29,7 +29,8 @@
   X(EBADREQ,   -14,   400, "bad request")                                 \
   X(EDB,       -15,   500, "database error")                              \
   X(ECONFIG,   -16,   500, "bad configuration")                           \
-  X(ESHUTDOWN, -17,   503, "shutting down")
+  X(ESHUTDOWN, -17,   503, "shutting down")                              \
+  X(EUNAVAIL,  -18,   503, "dependency unavailable")
 
 enum {
 #define HX__ERR_ENUM(name, code, http, text) HX_##name = (code),

@@ -52,7 +52,10 @@ static void record(hx_workers *w, hx_run *all, size_t nall) {
   if (n == 0) goto out;
   hx_err err = {0};
   if (w->ctx.ledger->ops->finish(w->ctx.ledger, oc, n, &err)) {
-    hx_log(HX_LOG_ERROR, "job_finish_failed", json_pack("{s:s}", "error", err.msg));
+    /* the outcome is not recorded (ledger down): the deliveries go back to the
+     * queue and run again later; effects are idempotent */
+    hx_log(HX_LOG_ERROR, "job_finish_failed", json_pack("{s:s,s:I}", "error", err.msg, "jobs", (json_int_t)n));
+    for (size_t i = 0; i < n; i++) w->queue->ops->nack(w->queue, runs[i]->msg, 1);
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
@@ -97,12 +100,8 @@ static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
     /* could not mark them running: hand them back after a pause (not acked:
      * a queue with reclaim would also re-deliver them) */
     hx_log(HX_LOG_ERROR, "job_start_failed", json_pack("{s:s}", "error", err.msg));
-    for (size_t i = 0; i < n; i++) {
-      msgs[i].not_before = hx_now() + 1.0;
-      hx_err perr = {0};
-      if (w->queue->ops->push(w->queue, &msgs[i], &perr) == 0) w->queue->ops->ack(w->queue, &msgs[i], 1);
-      hx_job_msg_release(&msgs[i]);
-    }
+    w->queue->ops->nack(w->queue, msgs, n);
+    for (size_t i = 0; i < n; i++) hx_job_msg_release(&msgs[i]);
     return;
   }
   /* terminal, unknown or running elsewhere: nothing to do for these deliveries */

@@ -2,6 +2,8 @@
 replaced by another that reclaims its delivery; PostgreSQL and Redis restarts
 are survived without restarting heimdex; /readyz reports the real
 dependencies."""
+import os
+import threading
 import time
 
 import hx
@@ -66,6 +68,101 @@ def test_dependency_restarts(binary):
         c.cleanup()
 
 
+def submit_many(c, tok, n, asset, acked, statuses, stop_evt=None, threads=8):
+    """Submit n mock jobs from threads; acked[i] = job_id for every 200."""
+    lock = threading.Lock()
+    todo = list(range(n))
+
+    def worker():
+        while not (stop_evt and stop_evt.is_set()):
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop(0)
+            try:
+                st, r = c.req("POST", "/vectors/mock", {"asset_id": asset, "segment_id": f"s{i}"}, tok, timeout=30)
+            except OSError as e:
+                st, r = -1, str(e)
+            with lock:
+                statuses.append(st)
+                if st == 200:
+                    acked[i] = r["job_id"]
+                else:
+                    todo.append(i)       # not accepted: submit again later
+            if st != 200:
+                time.sleep(0.2)
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    [t.start() for t in ts]
+    return ts
+
+
+def points_of(c, asset):
+    import sqlite3
+    db = sqlite3.connect(os.path.join(c.data, "vectors.db"))
+    try:
+        return db.execute("SELECT json_extract(payload, '$.segment_id'), count(*) FROM points WHERE org_id=?"
+                          " AND json_extract(payload, '$.asset_id')=? GROUP BY 1", (hx.ORG, asset)).fetchall()
+    finally:
+        db.close()
+
+
+def all_done_one_point_each(c, tok, acked, asset, n):
+    for i, jid in acked.items():
+        job = c.wait_job(jid, tok, timeout=180)
+        check(job["status"] == "completed", "every accepted job completes", i, job)
+    rows = points_of(c, asset)
+    check(len(rows) == n and all(cnt == 1 for _, cnt in rows), "one point per job", len(rows))
+
+
+def test_redis_outage_during_run(binary):
+    c = hx.Cluster(binary, apis=2, workers=2, env={"PROBE_CACHE_SEC": "1", "PROBE_COOLDOWN_SEC": "5"}).start()
+    try:
+        tok = hx.make_token()
+        acked, statuses = {}, []
+        ts = submit_many(c, tok, 1000, "redis-outage", acked, statuses)
+        while len(acked) < 300:
+            time.sleep(0.01)
+        c.redis.stop()
+        time.sleep(1.2)
+        st, r = c.req("GET", "/readyz")
+        check(st == 503 and r["deps"]["redis"]["ok"] is False, "readyz says redis is down", st, r["deps"]["redis"])
+        time.sleep(10)
+        c.redis.start()
+        [t.join() for t in ts]
+        check(len(acked) == 1000, "all 1000 accepted", len(acked))
+        check(500 not in statuses, "never 500", sorted(set(statuses)))
+        all_done_one_point_each(c, tok, acked, "redis-outage", 1000)
+    finally:
+        c.cleanup()
+
+
+def test_pg_restart_during_run(binary):
+    c = hx.Cluster(binary, apis=2, workers=2, env={"HEIMDEX_WORKER_BATCH": "8"}).start()
+    try:
+        tok = hx.make_token()
+        acked, statuses = {}, []
+        ts = submit_many(c, tok, 600, "pg-restart", acked, statuses)
+        while len(acked) < 200:
+            time.sleep(0.01)
+        c.pg.stop("fast")
+        time.sleep(3)
+        st, r = c.req("POST", "/vectors/mock", {"asset_id": "pg-restart", "segment_id": "probe"}, tok)
+        check(st == 503 and "unavailable" in r["detail"], "503 with a clear detail while PostgreSQL is down", st, r)
+        st, r = c.req("GET", f"/jobs/{next(iter(acked.values()))}", token=tok)
+        check(st == 503, "reads answer 503 too", st, r)
+        c.pg.start()
+        [t.join() for t in ts]
+        check(500 not in statuses and -1 not in statuses, "never 500, never a dropped connection",
+              sorted(set(statuses)))
+        check(503 in statuses, "some creates met the outage", sorted(set(statuses)))
+        st, r = c.req("POST", "/vectors/mock", {"asset_id": "pg-restart", "segment_id": "probe"}, tok)
+        acked["probe"] = r["job_id"]
+        all_done_one_point_each(c, tok, acked, "pg-restart", 601)
+    finally:
+        c.cleanup()
+
+
 def test_readyz(binary):
     c = hx.Cluster(binary, apis=1, workers=1, env={"PROBE_CACHE_SEC": "1", "PROBE_COOLDOWN_SEC": "5",
                                                    "PROBE_RETRIES": "2"}).start()
@@ -125,6 +222,8 @@ def main():
     run = hx.Runner()
     run.run(test_worker_killed_midjob, a.bin)
     run.run(test_dependency_restarts, a.bin)
+    run.run(test_redis_outage_during_run, a.bin)
+    run.run(test_pg_restart_during_run, a.bin)
     run.run(test_readyz, a.bin)
     run.run(test_shared_rate_limit, a.bin)
     run.finish()
