@@ -11,9 +11,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 secs="${1:-10}"
 out="$root/build-fuzz"
-CC=clang cmake -S "$root" -B "$out" -DHX_FUZZ=ON -DHX_DEV=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$out.configure.log" 2>&1 \
-  || { cat "$out.configure.log"; exit 1; }
-cmake --build "$out" --target fuzzers -j2 > "$out.build.log" 2>&1 || { tail -40 "$out.build.log"; exit 1; }
+mkdir -p "$out"
+CC=clang cmake -S "$root" -B "$out" -DHX_FUZZ=ON -DHX_DEV=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$out/configure.log" 2>&1 \
+  || { cat "$out/configure.log"; exit 1; }
+cmake --build "$out" --target fuzzers -j2 > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 fail=0
 while read -r src; do
   [ -n "$src" ] || continue

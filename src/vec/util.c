@@ -1,0 +1,277 @@
+/*
+ * util.c - the private building blocks declared in util_int.h: CRC32C, byte
+ * buffers, string map, u32 vectors, heaps. Kept in one small file because every
+ * other file of the engine uses them and none of them is interesting alone.
+ */
+#include "vec/util_int.h"
+
+#include <stdlib.h>
+
+/* ---- CRC32C ---- */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    crc_table[i] = c;
+  }
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t n) {
+  while (n >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    c = (uint32_t)__builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = __builtin_ia32_crc32qi(c, *p++);
+  return c;
+}
+
+uint32_t hx__crc32c(uint32_t crc, const void *data, size_t n) {
+  static int mode; /* 0 = unknown, 1 = table, 2 = hardware */
+  int m = __atomic_load_n(&mode, __ATOMIC_ACQUIRE);
+  if (!m) {
+    crc_init();
+    __builtin_cpu_init();
+    m = __builtin_cpu_supports("sse4.2") ? 2 : 1;
+    __atomic_store_n(&mode, m, __ATOMIC_RELEASE);
+  }
+  const uint8_t *p = data;
+  uint32_t c = ~crc;
+  if (m == 2) {
+    c = crc_hw(c, p, n);
+  } else {
+    while (n--) c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+  }
+  return ~c;
+}
+
+/* ---- buffer ---- */
+
+#define HX__BUF_MAX ((size_t)2 << 30)
+
+void hx__buf_release(hx__buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->n = b->cap = 0;
+  b->oom = 0;
+}
+
+void hx__buf_reserve(hx__buf *b, size_t n) {
+  if (b->oom || b->n + n <= b->cap) return;
+  uint8_t *q = b->n + n <= HX__BUF_MAX ? realloc(b->p, b->n + n) : NULL;
+  if (!q) {
+    b->oom = 1;
+    return;
+  }
+  b->p = q;
+  b->cap = b->n + n;
+}
+
+void hx__buf_put(hx__buf *b, const void *p, size_t n) {
+  if (b->oom) return;
+  if (b->n + n > b->cap) {
+    size_t c = b->cap ? b->cap : 256;
+    while (c < b->n + n) c *= 2;
+    uint8_t *q = c <= HX__BUF_MAX ? realloc(b->p, c) : NULL;
+    if (!q) {
+      b->oom = 1;
+      return;
+    }
+    b->p = q;
+    b->cap = c;
+  }
+  if (n) memcpy(b->p + b->n, p, n);
+  b->n += n;
+}
+
+/* ---- string map (linear probing, backward-shift deletion) ---- */
+
+uint64_t hx__hash(const void *data, size_t n) {
+  const uint8_t *p = data;
+  uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+static hx__smap_ent *find(const hx__smap *m, const char *k, size_t kl, uint64_t h) {
+  if (!m->cap) return NULL;
+  for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    hx__smap_ent *e = &m->e[i];
+    if (!e->key) return e;
+    if (e->hash == h && e->klen == kl && !memcmp(e->key, k, kl)) return e;
+  }
+}
+
+void *hx__smap_get(const hx__smap *m, const char *k, size_t kl) {
+  hx__smap_ent *e = find(m, k, kl, hx__hash(k, kl));
+  return e && e->key ? e->val : NULL;
+}
+
+static int grow(hx__smap *m) {
+  size_t nc = m->cap ? m->cap * 2 : 16;
+  hx__smap_ent *ne = calloc(nc, sizeof *ne);
+  if (!ne) return -1;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->e[i].key) continue;
+    size_t j = m->e[i].hash & (nc - 1);
+    while (ne[j].key) j = (j + 1) & (nc - 1);
+    ne[j] = m->e[i];
+  }
+  free(m->e);
+  m->e = ne;
+  m->cap = nc;
+  return 0;
+}
+
+int hx__smap_put(hx__smap *m, const char *k, size_t kl, void *val) {
+  if ((m->n + 1) * 4 > m->cap * 3 && grow(m)) return -1;
+  uint64_t h = hx__hash(k, kl);
+  hx__smap_ent *e = find(m, k, kl, h);
+  if (e->key) {
+    e->val = val;
+    return 0;
+  }
+  char *c = malloc(kl + 1);
+  if (!c) return -1;
+  memcpy(c, k, kl);
+  c[kl] = 0;
+  e->key = c;
+  e->klen = kl;
+  e->hash = h;
+  e->val = val;
+  m->n++;
+  return 0;
+}
+
+void *hx__smap_del(hx__smap *m, const char *k, size_t kl) {
+  hx__smap_ent *e = find(m, k, kl, hx__hash(k, kl));
+  if (!e || !e->key) return NULL;
+  void *v = e->val;
+  free(e->key);
+  size_t mask = m->cap - 1, i = (size_t)(e - m->e), j = i;
+  m->e[i].key = NULL;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (!m->e[j].key) break;
+    size_t home = m->e[j].hash & mask;
+    /* move j back to i if its home is not in (i, j] cyclically */
+    if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+      m->e[i] = m->e[j];
+      m->e[j].key = NULL;
+      i = j;
+    }
+  }
+  m->n--;
+  return v;
+}
+
+void hx__smap_release(hx__smap *m) {
+  for (size_t i = 0; i < m->cap; i++) free(m->e[i].key);
+  free(m->e);
+  m->e = NULL;
+  m->cap = m->n = 0;
+}
+
+/* ---- u32 vector ---- */
+
+int hx__u32v_push(hx__u32v *a, uint32_t x) {
+  if (a->n == a->cap) {
+    uint32_t c = a->cap ? a->cap * 2 : 4;
+    uint32_t *q = realloc(a->v, (size_t)c * sizeof *q);
+    if (!q) return -1;
+    a->v = q;
+    a->cap = c;
+  }
+  a->v[a->n++] = x;
+  return 0;
+}
+
+void hx__u32v_remove(hx__u32v *a, uint32_t x) {
+  for (uint32_t i = 0; i < a->n; i++)
+    if (a->v[i] == x) {
+      a->v[i] = a->v[--a->n];
+      return;
+    }
+}
+
+/* ---- heaps ---- */
+
+int hx__heap_init(hx__heap *h, size_t cap, int max) {
+  h->a = malloc((cap ? cap : 16) * sizeof *h->a);
+  h->n = 0;
+  h->cap = cap ? cap : 16;
+  h->max = max;
+  return h->a ? 0 : -1;
+}
+
+void hx__heap_release(hx__heap *h) {
+  free(h->a);
+  h->a = NULL;
+  h->n = h->cap = 0;
+}
+
+static inline int above(const hx__heap *h, const hx__cand *x, const hx__cand *y) {
+  return h->max ? x->d > y->d : x->d < y->d;
+}
+
+int hx__heap_push(hx__heap *h, float d, uint32_t id) {
+  if (h->n == h->cap) {
+    hx__cand *q = realloc(h->a, h->cap * 2 * sizeof *q);
+    if (!q) return -1;
+    h->a = q;
+    h->cap *= 2;
+  }
+  size_t i = h->n++;
+  hx__cand c = {d, id};
+  while (i) {
+    size_t p = (i - 1) / 2;
+    if (!above(h, &c, &h->a[p])) break;
+    h->a[i] = h->a[p];
+    i = p;
+  }
+  h->a[i] = c;
+  return 0;
+}
+
+hx__cand hx__heap_pop(hx__heap *h) {
+  hx__cand top = h->a[0], last = h->a[--h->n];
+  size_t i = 0, n = h->n;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, b = i;
+    const hx__cand *best = &last;
+    if (l < n && above(h, &h->a[l], best)) b = l, best = &h->a[l];
+    if (r < n && above(h, &h->a[r], best)) b = r;
+    if (b == i) break;
+    h->a[i] = h->a[b];
+    i = b;
+  }
+  if (n) h->a[i] = last;
+  return top;
+}
+
+int hx__heap_keep(hx__heap *h, size_t k, float d, uint32_t id) {
+  if (h->n < k) return hx__heap_push(h, d, id);
+  if (k && d < h->a[0].d) {
+    hx__heap_pop(h);
+    return hx__heap_push(h, d, id);
+  }
+  return 0;
+}
+
+size_t hx__heap_drain_sorted(hx__heap *h, hx__cand *out) {
+  size_t n = h->n;
+  if (h->max) {
+    for (size_t i = n; i-- > 0;) out[i] = hx__heap_pop(h);
+  } else {
+    for (size_t i = 0; i < n; i++) out[i] = hx__heap_pop(h);
+  }
+  return n;
+}
