@@ -8,8 +8,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 secs="${1:-10}"
 out="$root/build-fuzz"
 mkdir -p "$out"
-cflags="$(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl)"
-libs="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl) -lpthread -lm"
+cflags="$(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl poppler-glib libarchive libxml-2.0 icu-uc icu-i18n)"
+libs="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpq hiredis libcurl poppler-glib libarchive libxml-2.0 icu-uc icu-i18n) -lpthread -lm"
 srcs=$(find "$root/src" -name '*.c' ! -path '*/cli/main.c' | sort)
 # the served documents are embedded by CMake; the fuzz targets do not serve them
 cat > "$out/docs_stub.c" <<'EOC'
