@@ -61,7 +61,7 @@ static int collect(xmlNode *n, hx_buf *b, unsigned depth) {
     } else if (is(n, "delText") || is(n, "instrText") || is(n, "rPr") || is(n, "pPr") || is(n, "del")) {
       continue;
     } else {
-      if (is(n, "p") && b->len) rc = add(b, " ", 1);
+      if (is(n, "p") && b->len && b->data[b->len - 1] != ' ') rc = add(b, " ", 1);
       else if (is(n, "tc") && b->len) rc = add(b, " | ", 3);
       if (!rc) rc = collect(n->children, b, depth + 1);
     }

@@ -141,6 +141,13 @@ static int parse(const char *s, size_t len, int vtt, const hx_extract_limits *li
       continue;
     }
     if (!memmem(l, n, "-->", 3)) {
+      size_t d = 0;
+      while (d < n && isdigit((unsigned char)l[d])) d++;
+      if (d && d + 1 < n && l[d] == ':' && isdigit((unsigned char)l[d + 1])) {
+        /* looks like a timing line with a broken arrow */
+        rc = hx_err_set(err, HX_EINVAL, "%s line %u: malformed timestamp '%.*s'", fmt, L.line, (int)(n > 60 ? 60 : n), l);
+        goto out;
+      }
       /* a cue identifier (SRT: the cue number) comes first */
       if (!vtt) {
         size_t i = 0;
