@@ -322,12 +322,12 @@ int hx_chunk_doc(const hx_doc *doc, const hx_chunk_opts *opts, hx_chunk_list *ou
   size_t i = 0, s = c.pieces.n ? c.pieces.v[0].a : 0;
   while (i < c.pieces.n) {
     size_t j = last_fit(&c, s, i);
-    while (j == i - 1) { /* overlap + next piece too big: shrink the overlap */
-      /* drop the overlap word by word (one piece alone always fits) */
+    while (j == i - 1 && s < c.pieces.v[i].a) { /* overlap + next piece too big: shrink the overlap */
       size_t k = lower_bound(&c.words, s + 1);
       s = k < c.words.n && c.words.v[k] < c.pieces.v[i].a ? c.words.v[k] : c.pieces.v[i].a;
       j = last_fit(&c, s, i);
     }
+    if (j == i - 1) j = i; /* one code point over the limit by itself: it is a chunk alone */
     size_t e = c.pieces.v[j].b;
     if ((rc = emit(&c, doc, out, &cap, s, e, &blk, cur, cpc))) {
       rc = hx_err_set(err, rc, "out of memory");

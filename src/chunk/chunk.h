@@ -14,7 +14,9 @@
  *   3. a sentence over the limit at word boundaries (ICU UBRK_WORD; dictionary
  *      based for Chinese and Japanese);
  *   4. a word over the limit at code point boundaries.
- * A UTF-8 sequence is never split. Pieces are packed greedily into chunks; a
+ * A UTF-8 sequence is never split: so a single code point that by itself
+ * counts more than max_tokens (only with a tiny max_tokens) is a chunk alone,
+ * the one case where a chunk exceeds the limit. Pieces are packed greedily into chunks; a
  * chunk is a contiguous range of hx_doc.text (so it may contain "\n\n" between
  * blocks), trimmed of surrounding whitespace.
  *

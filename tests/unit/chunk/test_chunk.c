@@ -243,6 +243,28 @@ static void test_deterministic_and_errors(void **st) {
   hx_doc_free(d);
 }
 
+/* regression (fuzz_extract_chunk hang): a code point that alone counts more
+ * than max_tokens becomes a chunk of its own instead of looping for ever */
+static size_t bytes2(void *ctx, const char *t, size_t n) {
+  (void)ctx;
+  (void)t;
+  return (n + 1) / 2;
+}
+
+static void test_code_point_over_limit(void **st) {
+  hx_doc *d = from_text("\xea\xb0\x80\xeb\x82\x98 ab"); /* 가나 ab */
+  hx_chunk_opts o = {1, 0, bytes2, NULL, NULL};
+  hx_chunk_list l;
+  hx_err e = {0};
+  assert_int_equal(hx_chunk_doc(d, &o, &l, &e), 0);
+  assert_int_equal(l.n, 3); /* "ab" is one token by this counter */
+  assert_string_equal(l.v[0].text, "\xea\xb0\x80");
+  assert_string_equal(l.v[1].text, "\xeb\x82\x98");
+  assert_string_equal(l.v[2].text, "ab");
+  hx_chunk_list_release(&l);
+  hx_doc_free(d);
+}
+
 static void test_default_counter(void **st) {
   assert_int_equal(hx_chunk_count_default(NULL, "", 0), 0);
   assert_int_equal(hx_chunk_count_default(NULL, "  hello,  world! ", 17), 2);
@@ -256,6 +278,7 @@ int main(void) {
     cmocka_unit_test(test_english),        cmocka_unit_test(test_cjk),
     cmocka_unit_test(test_long_sentence_and_word), cmocka_unit_test(test_pages_and_cues),
     cmocka_unit_test(test_deterministic_and_errors), cmocka_unit_test(test_default_counter),
+    cmocka_unit_test(test_code_point_over_limit),
   };
   return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
 }
