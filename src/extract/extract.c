@@ -48,12 +48,31 @@ static void trim(const char **s, size_t *len) {
   while (*len && is_space((unsigned char)(*s)[*len - 1])) (*len)--;
 }
 
-static char *dup_clean(const char *s, size_t len) {
-  char *p = malloc(len + 1);
-  if (!p) return NULL;
-  for (size_t i = 0; i < len; i++) p[i] = s[i] ? s[i] : ' ';
-  p[len] = '\0';
+/* A NUL-terminated copy; NULs become spaces and bytes that are not valid
+ * UTF-8 become U+FFFD (libraries such as libxml2 and poppler can hand back
+ * such bytes from broken input; the chunker relies on valid UTF-8). */
+static char *dup_clean(const char *s, size_t *len) {
+  size_t n = *len, ok = hx__utf8_check(s, n);
+  hx_buf b;
+  hx_buf_init(&b, (size_t)-1);
+  if (hx_buf_add(&b, s, ok)) goto fail;
+  for (size_t i = ok; i < n;) {
+    size_t good = hx__utf8_check(s + i, n - i);
+    if (hx_buf_add(&b, s + i, good)) goto fail;
+    i += good;
+    if (i < n) {
+      if (hx_buf_add(&b, "\xEF\xBF\xBD", 3)) goto fail;
+      i++;
+    }
+  }
+  char *p = hx_buf_steal(&b, len);
+  if (p)
+    for (size_t i = 0; i < *len; i++)
+      if (!p[i]) p[i] = ' ';
   return p;
+fail:
+  hx_buf_release(&b);
+  return NULL;
 }
 
 int hx__docb_add(hx__docb *b, const char *text, size_t len, uint32_t page, int64_t start_ms,
@@ -74,7 +93,7 @@ int hx__docb_add(hx__docb *b, const char *text, size_t len, uint32_t page, int64
     d->blocks = nb;
     b->cap = cap;
   }
-  char *p = dup_clean(text, len);
+  char *p = dup_clean(text, &len);
   if (!p) return hx_err_set(err, HX_ENOMEM, "out of memory");
   d->blocks[d->nblocks++] = (hx_block){p, len, page, start_ms, end_ms, 0};
   b->text_bytes += len + 2;
@@ -84,9 +103,11 @@ int hx__docb_add(hx__docb *b, const char *text, size_t len, uint32_t page, int64
 int hx__docb_title(hx__docb *b, const char *text, size_t len, hx_err *err) {
   trim(&text, &len);
   if (!len || b->doc->title) return 0;
-  if (len > 1024) len = 1024; /* a title, not a document; cut on a UTF-8 boundary */
-  while (len && ((unsigned char)text[len] & 0xC0) == 0x80) len--;
-  b->doc->title = dup_clean(text, len);
+  if (len > 1024) { /* a title, not a document; cut on a UTF-8 boundary */
+    len = 1024;
+    while (len && ((unsigned char)text[len] & 0xC0) == 0x80) len--;
+  }
+  b->doc->title = dup_clean(text, &len);
   return b->doc->title ? 0 : hx_err_set(err, HX_ENOMEM, "out of memory");
 }
 

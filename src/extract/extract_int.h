@@ -22,7 +22,8 @@ typedef struct hx__docb {
 
 int hx__docb_init(hx__docb *b, const char *type, const hx_extract_limits *lim, hx_err *err);
 void hx__docb_release(hx__docb *b); /* frees an unfinished doc */
-/* Copy text (len bytes, valid UTF-8, trimmed here; NULs become spaces). */
+/* Copy text (len bytes, trimmed here; NULs become spaces, invalid UTF-8
+ * bytes U+FFFD). */
 int hx__docb_add(hx__docb *b, const char *text, size_t len, uint32_t page, int64_t start_ms,
                  int64_t end_ms, hx_err *err);
 int hx__docb_title(hx__docb *b, const char *text, size_t len, hx_err *err);

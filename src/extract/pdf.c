@@ -32,7 +32,7 @@ int hx__extract_pdf(const void *data, size_t len, const hx_extract_limits *lim, 
   }
   gchar *title = poppler_document_get_title(doc);
   if (title) {
-    if (hx__utf8_check(title, strlen(title)) == strlen(title)) rc = hx__docb_title(&d, title, strlen(title), err);
+    rc = hx__docb_title(&d, title, strlen(title), err);
     g_free(title);
     if (rc) goto out;
   }
@@ -41,9 +41,7 @@ int hx__extract_pdf(const void *data, size_t len, const hx_extract_limits *lim, 
     if (!p) continue;
     gchar *t = poppler_page_get_text(p);
     if (t) {
-      size_t tl = strlen(t);
-      if (hx__utf8_check(t, tl) != tl) rc = hx_err_set(err, HX_EINVAL, "corrupt PDF: page %d text is not UTF-8", i + 1);
-      else rc = hx__docb_add(&d, t, tl, (uint32_t)i + 1, -1, -1, err);
+      rc = hx__docb_add(&d, t, strlen(t), (uint32_t)i + 1, -1, -1, err);
       g_free(t);
     }
     g_object_unref(p);

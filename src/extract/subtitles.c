@@ -153,7 +153,7 @@ static int parse(const char *s, size_t len, int vtt, const hx_extract_limits *li
         size_t i = 0;
         while (i < n && isdigit((unsigned char)l[i])) i++;
         if (!i || !is_blank(l + i, n - i)) {
-          rc = hx_err_set(err, HX_EINVAL, "SRT line %u: expected a cue number, got '%.40s'", L.line, l);
+          rc = hx_err_set(err, HX_EINVAL, "SRT line %u: expected a cue number, got '%.*s'", L.line, (int)(n > 40 ? 40 : n), l);
           goto out;
         }
       }

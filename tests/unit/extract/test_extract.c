@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "extract/extract.h"
+#include "extract/extract_int.h" /* hx__utf8_check */
 #include "unit/extract/fx.h"
 
 static hx_doc *load(const char *name, const char *decl) {
@@ -231,6 +232,28 @@ static void test_declared_and_limits(void **st) {
   fails("en.txt", NULL, &lim, HX_ETOOBIG, "max_text_bytes");
 }
 
+/* inputs the fuzz targets found crashing, kept as regressions */
+static void test_fuzz_regressions(void **st) {
+  hx_doc *d = NULL;
+  hx_err e = {0};
+  /* markdown heading as the whole file: the title was read past its end */
+  assert_int_equal(hx_extract_mem("# T", 3, NULL, "x.md", NULL, &d, &e), 0);
+  assert_string_equal(d->title, "T");
+  hx_doc_free(d);
+  assert_int_equal(hx_extract_mem("# \xEF\xBB\xBFT", 6, NULL, "x.md", NULL, &d, &e), 0);
+  hx_doc_free(d);
+  /* SRT error message printed an unterminated line */
+  memset(e.msg, 'x', sizeof e.msg);
+  assert_int_equal(hx_extract_mem("WE\001WBE", 6, "srt", NULL, NULL, &d, &e), HX_EINVAL);
+  assert_string_equal(e.msg, "SRT line 1: expected a cue number, got 'WE\001WBE'");
+  /* libxml2 passed invalid UTF-8 through: it becomes U+FFFD */
+  const char *h = "<!DOCTYPE html><<=title>T &\xbd\xbd\xbd" "am]/htm\x7f>";
+  assert_int_equal(hx_extract_mem(h, strlen(h), "text/html", NULL, NULL, &d, &e), 0);
+  assert_int_equal(hx__utf8_check(d->text, d->text_len), d->text_len);
+  assert_null(d->title); /* "<<=title>" is text, not a title */
+  hx_doc_free(d);
+}
+
 static void test_sniff(void **st) {
   assert_null(hx_extract_sniff("", 0));
   assert_string_equal(hx_extract_sniff("%PDF-1.7\n", 9), "pdf");
@@ -249,7 +272,7 @@ int main(void) {
     cmocka_unit_test(test_text),        cmocka_unit_test(test_text_errors), cmocka_unit_test(test_subtitles),
     cmocka_unit_test(test_html),        cmocka_unit_test(test_docx),        cmocka_unit_test(test_pdf),
     cmocka_unit_test(test_big_pdf),     cmocka_unit_test(test_declared_and_limits),
-    cmocka_unit_test(test_sniff),
+    cmocka_unit_test(test_sniff),       cmocka_unit_test(test_fuzz_regressions),
   };
   return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
 }
