@@ -21,12 +21,13 @@ import json, sys
 rs = [json.loads(l) for l in sys.stdin]
 print()
 print("bench/ingest (extraction): medians of %d runs; chunking at 256 tokens, 15%% overlap" % rs[0]["runs"])
-print("| input | size | blocks | extract | rate | chunks | chunk rate |")
-print("|---|---|---|---|---|---|---|")
+print("| input | file | text out | blocks | extract | rate (file) | chunks | chunk rate |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rs:
     mb = r["bytes"] / 1e6
     rate = ("%.0f pages/s" % (r["pages"] / r["extract_s"])) if r["type"] == "pdf" else ("%.1f MB/s" % (mb / r["extract_s"]))
     name = "1,000-page PDF" if r["type"] == "pdf" else r["type"].upper()
-    print("| %s | %.2f MB | %d | %.3f s | %s | %d | %.1f MB text/s |" % (
-        name, mb, r["blocks"], r["extract_s"], rate, r["chunks"], r["text_bytes"] / 1e6 / r["chunk_s"]))
+    print("| %s | %.2f MB | %.2f MB | %d | %.3f s | %s | %d | %.1f MB text/s |" % (
+        name, mb, r["text_bytes"] / 1e6, r["blocks"], r["extract_s"], rate, r["chunks"],
+        r["text_bytes"] / 1e6 / r["chunk_s"]))
 '
