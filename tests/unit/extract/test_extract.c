@@ -176,6 +176,15 @@ static void test_pdf(void **st) {
     free(copy);
   }
   hx_doc_free(d);
+  /* Japanese and Korean pages (CID fonts, needs poppler-data) */
+  d = load("cjk.pdf", NULL);
+  json_t *cjk = json_object_get(fx_expect, "cjk_pdf");
+  assert_int_equal(d->nblocks, json_array_size(cjk));
+  for (size_t i = 0; i < d->nblocks; i++) {
+    assert_int_equal(d->blocks[i].page, i + 1);
+    assert_string_equal(d->blocks[i].text, json_string_value(json_array_get(cjk, i)));
+  }
+  hx_doc_free(d);
   fails("encrypted.pdf", NULL, NULL, HX_EUNSUPP, "PDF is encrypted");
   fails("corrupt.pdf", NULL, NULL, HX_EINVAL, "corrupt PDF");
 }
