@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -602,15 +603,29 @@ static int maybe_compact(hx_vec *db, hx__coll *c, hx__shard *s) {
     if (s->dv[i].q.kind && hx__quant_build(&c->dense[i], &ns->dv[i], ns->n, ns->cap, s->dv[i].q.kind))
       goto oom;
   if (hx__shard_index_some(db, c, ns, UINT32_MAX)) goto oom;
-  /* swap the bodies, keep the lock and the tenant key of s */
-  char *ntn = ns->tenant;
-  hx__shard tmp = *s;
-  *s = *ns;
-  s->lock = tmp.lock;
-  s->tenant = tmp.tenant;
-  *ns = tmp;
-  ns->tenant = ntn;
-  hx__rwlock_init(&ns->lock);
+  /* swap the bodies but never write s->lock or s->waiting (other threads use
+   * them without holding the lock: copying the struct over them loses their
+   * state), and keep the tenant key of s; ns leaves with its own, never-locked
+   * lock and the old body */
+  {
+    size_t cut[2][2] = {{offsetof(hx__shard, lock), sizeof s->lock}, {offsetof(hx__shard, waiting), sizeof s->waiting}};
+    if (cut[0][0] > cut[1][0]) {
+      size_t t0 = cut[0][0], t1 = cut[0][1];
+      cut[0][0] = cut[1][0]; cut[0][1] = cut[1][1]; cut[1][0] = t0; cut[1][1] = t1;
+    }
+    size_t from = 0;
+    for (int k = 0; k <= 2; k++) {
+      size_t to = k < 2 ? cut[k][0] : sizeof *s;
+      unsigned char tmp[sizeof *s];
+      memcpy(tmp, (unsigned char *)s + from, to - from);
+      memcpy((unsigned char *)s + from, (unsigned char *)ns + from, to - from);
+      memcpy((unsigned char *)ns + from, tmp, to - from);
+      if (k < 2) from = cut[k][0] + cut[k][1];
+    }
+    char *t = s->tenant;
+    s->tenant = ns->tenant;
+    ns->tenant = t;
+  }
   hx__shard_free(c, ns);
   return 0;
 oom:
