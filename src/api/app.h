@@ -37,6 +37,11 @@ int hx_api_auth_or_reply(hx_app *app, hx_req *req, hx_resp *resp, hx_principal *
  * response is already 429 with Retry-After. */
 int hx_api_rate_or_reply(hx_app *app, const hx_principal *who, hx_rl_class cls, hx_resp *resp);
 
+/* The common start of a handler that creates work: authenticate, take a rate
+ * token of the class, parse the body as a JSON object. NULL = the response is
+ * already filled; else the caller owns the body. */
+json_t *hx_api_begin_or_reply(hx_app *app, hx_req *req, hx_resp *resp, hx_principal *who, hx_rl_class cls);
+
 /* Create a job (job + event + outbox in one transaction, idempotent on its key)
  * and poke the dispatcher; replies 500/503 itself on failure. */
 int hx_api_create_job_or_reply(hx_app *app, const hx_principal *who, const char *type, const char *task,

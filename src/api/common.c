@@ -1,5 +1,6 @@
 /* common.c - what every authenticated handler does: auth, job creation. */
 #include "api/app.h"
+#include "api/validate.h"
 #include "jobs/jobkey.h"
 #include "obs/metrics.h"
 #include "util/log.h"
@@ -25,6 +26,11 @@ int hx_api_rate_or_reply(hx_app *app, const hx_principal *who, hx_rl_class cls, 
                  hx_rl_class_name(cls), hx_ratelimit_rate(app->limits, cls));
   snprintf(resp->extra_header[0], sizeof resp->extra_header[0], "Retry-After: %ld", (long)ceil(wait));
   return -1;
+}
+
+json_t *hx_api_begin_or_reply(hx_app *app, hx_req *req, hx_resp *resp, hx_principal *who, hx_rl_class cls) {
+  if (hx_api_auth_or_reply(app, req, resp, who) || hx_api_rate_or_reply(app, who, cls, resp)) return NULL;
+  return hx_v_body(req, resp);
 }
 
 int hx_api_create_job_or_reply(hx_app *app, const hx_principal *who, const char *type, const char *task,

@@ -39,8 +39,7 @@ static int model_or_reply(hx_app *app, hx_v *v, const char **model, hx_resp *res
 void hx_api_vectors_embed(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_principal who;
-  if (hx_api_auth_or_reply(app, req, resp, &who) || hx_api_rate_or_reply(app, &who, HX_RL_EMBED, resp)) return;
-  json_t *body = hx_v_body(req, resp);
+  json_t *body = hx_api_begin_or_reply(app, req, resp, &who, HX_RL_EMBED);
   if (!body) return;
   hx_v v;
   hx_v_init(&v, body);
@@ -74,8 +73,7 @@ out:
 void hx_api_vectors_embed_batch(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_principal who;
-  if (hx_api_auth_or_reply(app, req, resp, &who) || hx_api_rate_or_reply(app, &who, HX_RL_EMBED, resp)) return;
-  json_t *body = hx_v_body(req, resp);
+  json_t *body = hx_api_begin_or_reply(app, req, resp, &who, HX_RL_EMBED);
   if (!body) return;
   hx_v v;
   hx_v_init(&v, body);

@@ -10,8 +10,7 @@
 void hx_api_vectors_mock(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_principal who;
-  if (hx_api_auth_or_reply(app, req, resp, &who) || hx_api_rate_or_reply(app, &who, HX_RL_EMBED, resp)) return;
-  json_t *body = hx_v_body(req, resp);
+  json_t *body = hx_api_begin_or_reply(app, req, resp, &who, HX_RL_EMBED);
   if (!body) return;
   hx_v v;
   hx_v_init(&v, body);

@@ -199,39 +199,32 @@ static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRL
   snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
   char *payload = hx_json_compact(j->payload);
   const char *v[8] = {j->id, j->org_id, j->type, maxa, j->job_key, j->requested_by, j->task_name, payload};
-  int rc = DBERR;
-  for (int tries = 0; tries < 3; tries++) {
-    PGresult *r = q(c, err,
-        "WITH j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
-        "  VALUES ($1, $2, $3, 'queued', $4::int, $5, $6) ON CONFLICT (job_key) DO NOTHING RETURNING id),"
-        " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
-        " o AS (INSERT INTO outbox(job_id, task_name, payload) SELECT id, $7, $8::jsonb FROM j)"
-        " SELECT id::text FROM j", 8, v);
-    if (!r) {
-      rc = DBERR;
-      break;
-    }
-    if (PQntuples(r) == 1) {
-      snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
-      *created = 1;
+  int rc = HX_EDB;
+  /* insert, else find the existing job; a conflicting insert may roll back in
+   * between, hence the few tries */
+  for (int tries = 0; tries < 3 && rc == HX_EDB; tries++) {
+    for (int find = 0; find < 2; find++) {
+      PGresult *r = find ? q(c, err, "SELECT id::text FROM job WHERE job_key = $1", 1, &j->job_key)
+                         : q(c, err,
+          "WITH j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
+          "  VALUES ($1, $2, $3, 'queued', $4::int, $5, $6) ON CONFLICT (job_key) DO NOTHING RETURNING id),"
+          " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
+          " o AS (INSERT INTO outbox(job_id, task_name, payload) SELECT id, $7, $8::jsonb FROM j)"
+          " SELECT id::text FROM j", 8, v);
+      if (!r) {
+        rc = DBERR;
+        tries = 3;
+        break;
+      }
+      int found = PQntuples(r) == 1;
+      if (found) {
+        snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
+        *created = !find;
+        rc = 0;
+      }
       PQclear(r);
-      rc = 0;
-      break;
+      if (found) break;
     }
-    PQclear(r);
-    r = q(c, err, "SELECT id::text FROM job WHERE job_key = $1", 1, &j->job_key);
-    if (!r) {
-      rc = DBERR;
-      break;
-    }
-    if (PQntuples(r) == 1) {
-      snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
-      *created = 0;
-      PQclear(r);
-      rc = 0;
-      break;
-    }
-    PQclear(r); /* the conflicting insert rolled back in between: try again */
   }
   free(payload);
   pool_put(p, c);
