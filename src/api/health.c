@@ -107,7 +107,7 @@ void hx_api_readyz(void *a, hx_req *req, hx_resp *resp) {
   }
   double t0 = hx_mono();
   size_t npts = 0;
-  int vok = app->vs->ops->count(app->vs, HX_COLLECTION, "00000000-0000-0000-0000-000000000000", &npts, &err) == 0;
+  int vok = app->vs->ops->count(app->vs, HX_COLLECTION, "00000000-0000-0000-0000-000000000000", NULL, &npts, &err) == 0;
   json_object_set_new(embedded, "vector_store", local_dep(vok, (hx_mono() - t0) * 1000, vok ? NULL : "query_failed"));
   ready &= vok;
   json_t *body = json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:o}", "service", "api", "env", app->cfg.env, "version",

@@ -8,6 +8,7 @@
  *   heimdex version
  */
 #include "api/app.h"
+#include "cli/cli.h"
 #include "queue/queue.h"
 #include "obs/metrics.h"
 #include "util/log.h"
@@ -40,6 +41,8 @@ static const char USAGE[] =
     "  migrate   create or upgrade the schemas (data directory, PostgreSQL) and exit\n"
     "            --data DIR\n"
     "  config    print the effective configuration (secrets masked)\n"
+    "  vectors   check the built-in vector engine offline (server stopped), count points per org\n"
+    "            --data DIR [--org ORG (also list its point ids)]\n"
     "  doctor    check the configuration, data dir and each dependency\n"
     "  version   print the version\n"
     "\n"
@@ -85,8 +88,17 @@ static int open_stores(hx_app *app, hx_err *err) {
     rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
   }
   if (rc) return rc;
-  snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
-  if ((rc = hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err))) return rc;
+  /* One process owns the built-in engine. The multi-process topology (PostgreSQL
+   * ledger, API and worker processes apart) shares the SQLite store until it
+   * runs on Qdrant. */
+  if (app->cfg.use_pg) {
+    snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
+    rc = hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err);
+  } else {
+    snprintf(path, sizeof path, "%s/vec", app->cfg.data_dir);
+    rc = hx_vstore_open_engine(path, app->cfg.sync_commit, &app->vs, err);
+  }
+  if (rc) return rc;
   if (app->cfg.redis_url[0]) return hx_queue_open_redis(app->cfg.redis_url, app->cfg.queue_visibility_ms, &app->queue, err);
   return hx_queue_open_inproc(&app->queue, err);
 }
@@ -350,6 +362,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
   if (!strcmp(cmd, "migrate")) return cmd_migrate(argc - 1, argv + 1);
+  if (!strcmp(cmd, "vectors")) return hx_cli_vectors(argc - 1, argv + 1);
   fprintf(stderr, "heimdex: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

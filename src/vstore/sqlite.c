@@ -1,13 +1,16 @@
 /*
- * sqlite.c - the first embedded vector store: points in one SQLite file
- * (WAL, synchronous=FULL, group commit through util/sqlw.h), keyed by
- * (collection, org_id, id), vectors as little-endian float32 BLOBs.
- * Lookups are exact; the built-in engine (src/vec) replaces it for search.
+ * sqlite.c - the first vector store: points in one SQLite file (WAL,
+ * synchronous=FULL, group commit through util/sqlw.h), keyed by
+ * (collection, org_id, id), vectors as little-endian float32 BLOBs. Several
+ * processes can share it, which is all it is still used for (API and worker
+ * processes without QDRANT_URL); it has no search and no filters - those need
+ * the built-in engine or Qdrant.
  */
 #include "vstore/vstore.h"
 #include "util/json.h"
 #include "util/sqlw.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +72,18 @@ static int upsert_fn(sqlite3 *db, void *p, hx_err *err) {
     sqlite3_bind_text(st, 1, a->coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->org, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 4, a->pts[i].vec, a->pts[i].dim * (int)sizeof(float), SQLITE_STATIC);
+    int dim = a->pts[i].dim;
+    float *v = malloc((size_t)(dim > 0 ? dim : 1) * sizeof *v);
+    if (!v) {
+      free(pl);
+      return hx_err_set(err, HX_ENOMEM, "out of memory");
+    }
+    /* Cosine, as in the engine and Qdrant: stored normalised */
+    double ss = 0;
+    for (int k = 0; k < dim; k++) ss += (double)a->pts[i].vec[k] * a->pts[i].vec[k];
+    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 1.0f;
+    for (int k = 0; k < dim; k++) v[k] = a->pts[i].vec[k] * inv;
+    sqlite3_bind_blob(st, 4, v, dim * (int)sizeof(float), free);
     sqlite3_bind_text(st, 5, pl, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE) rc = hx_sql_err(db, err, "upsert point");
     sqlite3_reset(st);
@@ -144,7 +158,26 @@ static int ss_del(hx_vstore *s, const char *coll, const char *org, const hx_uuid
   return rc;
 }
 
-static int ss_count(hx_vstore *s, const char *coll, const char *org, size_t *n, hx_err *err) {
+static int no_filters(const json_t *filter, hx_err *err) {
+  if (!filter || json_is_null(filter)) return 0;
+  return hx_err_set(err, HX_EUNSUPP, "filters need the built-in engine or Qdrant (QDRANT_URL)");
+}
+
+static int ss_del_where(hx_vstore *s, const char *coll, const char *org, const json_t *filter, size_t *deleted,
+                        hx_err *err) {
+  (void)s, (void)coll, (void)org, (void)deleted;
+  return no_filters(filter, err) ? HX_EUNSUPP : hx_err_set(err, HX_EUNSUPP, "bulk delete needs the built-in engine or Qdrant");
+}
+
+static int ss_search(hx_vstore *s, const char *coll, const char *org, const hx_vquery *q, hx_vhit *hits,
+                     size_t *nhits, hx_err *err) {
+  (void)s, (void)coll, (void)org, (void)q, (void)hits;
+  *nhits = 0;
+  return hx_err_set(err, HX_EUNSUPP, "search needs the built-in engine or Qdrant (QDRANT_URL)");
+}
+
+static int ss_count(hx_vstore *s, const char *coll, const char *org, const json_t *filter, size_t *n, hx_err *err) {
+  if (no_filters(filter, err)) return HX_EUNSUPP;
   sqlite3 *db = hx_sqlw_reader_get(SS(s)->w);
   int rc = 0;
   sqlite3_stmt *st = hx_sql_prep(db, "SELECT count(*) FROM points WHERE collection=? AND org_id=?", err);
@@ -177,7 +210,8 @@ static void ss_close(hx_vstore *s) {
   free(s);
 }
 
-static const hx_vstore_ops sqlite_ops = {ss_close, ss_ensure, ss_upsert, ss_get, ss_del, ss_count, ss_total};
+static const hx_vstore_ops sqlite_ops = {ss_close, ss_ensure, ss_upsert, ss_get,    ss_del,
+                                         ss_del_where, ss_count, ss_total, ss_search};
 
 int hx_vstore_open_sqlite(const char *path, int sync, hx_vstore **out, hx_err *err) {
   sq_store *s = calloc(1, sizeof *s);

@@ -73,7 +73,7 @@ static void mock_embedding_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
     snprintf(text, sizeof text, "Mock embedding for asset %s, segment %s", asset, seg);
     p->payload = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "org_id", org, "asset_id", asset, "segment_id", seg,
                            "model", HX_MOCK_MODEL, "model_ver", HX_MOCK_MODEL_VER, "text", text);
-    vp[np] = (hx_vpoint){p->id, v, dim, p->payload};
+    vp[np] = (hx_vpoint){.id = p->id, .vec = v, .dim = dim, .payload = p->payload};
     hx_metrics_embedding(HX_MOCK_MODEL, "success", hx_mono() - t0);
     which[np++] = i;
     hx_run_step(r, "upserting", 60);

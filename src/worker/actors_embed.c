@@ -60,7 +60,7 @@ static int embed_and_upsert(hx_actor_ctx *ctx, hx_embedder *e, const char *model
     if (status[i]) continue;
     hx_point_id(org, assets[i], segs[i], model, ver, &ids[i], NULL);
     pl[i] = point_payload(org, assets[i], segs[i], model, ver, strlen(texts[i]), ntok[i], trunc[i]);
-    pts[np++] = (hx_vpoint){ids[i], vecs + i * (size_t)dim, dim, pl[i]};
+    pts[np++] = (hx_vpoint){.id = ids[i], .vec = vecs + i * (size_t)dim, .dim = dim, .payload = pl[i]};
   }
   if (np) {
     rc = ctx->vs->ops->ensure(ctx->vs, HX_COLLECTION, dim, err);

@@ -103,6 +103,15 @@ class Server:
         finally:
             db.close()
 
+    def vectors(self, org=None):
+        """`heimdex vectors` on this server's data dir (server stopped): the
+        engine's integrity check and point counts (ids of org when given)."""
+        argv = [self.binary, "vectors"] + (["--org", org] if org else [])
+        r = subprocess.run(argv, env=self.env, capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"heimdex vectors failed: {r.stdout!r} {r.stderr!r}")
+        return json.loads(r.stdout)
+
     def tail(self):
         try:
             with open(os.path.join(self.tmp, "server.log"), "rb") as f:

@@ -60,3 +60,13 @@ def random_f32(seed, n):
 
 def f32_bits(x):
     return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def normalized_f32(v):
+    """v / |v| in double, rounded to float32: what a Cosine collection stores."""
+    n = sum(x * x for x in v) ** 0.5
+    return [struct.unpack("<f", struct.pack("<f", x / n))[0] for x in v]
+
+
+def close_f32(got, want, tol=2e-7):
+    return len(got) == len(want) and all(abs(a - b) <= tol for a, b in zip(got, want))
