@@ -9,16 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int best_rank(const hx_search_cand *c) {
-  int d = c->dense_rank ? c->dense_rank : 1 << 30, s = c->sparse_rank ? c->sparse_rank : 1 << 30;
-  return d < s ? d : s;
-}
-
 static int cmp_cand(const void *a, const void *b) {
   const hx_search_cand *x = a, *y = b;
   if (x->score != y->score) return x->score > y->score ? -1 : 1;
-  int rx = best_rank(x), ry = best_rank(y);
-  if (rx != ry) return rx < ry ? -1 : 1;
   return memcmp(x->id.b, y->id.b, 16);
 }
 

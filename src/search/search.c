@@ -1,10 +1,10 @@
 /*
  * search.c - runs a plan against the vector store (behaviour in search.h).
  *
- * A single list without MMR goes to the store as one query (the store pages
- * and applies the threshold). Anything that re-ranks fetches each list's
- * candidates for the window, merges them by point id, fuses or sorts, cuts at
- * the threshold, re-ranks with MMR, and slices the page.
+ * Each list's candidates for the window are fetched bare (ids and scores),
+ * merged by point id, fused or sorted (ties by point id), cut at the
+ * threshold, re-ranked with MMR, and sliced; only the page's points are then
+ * read in full (payload, vector when asked).
  */
 #include "search/search.h"
 #include "search/search_int.h"
@@ -66,7 +66,7 @@ static int cmp_id(const void *a, const void *b) {
   return memcmp(((const hx_search_cand *)a)->id.b, ((const hx_search_cand *)b)->id.b, 16);
 }
 
-static int fetch(hx_vstore *vs, const char *org, const hx_vquery *q, int sparse, size_t base_rank, list *l,
+static int fetch(hx_vstore *vs, const char *org, const hx_vquery *q, int sparse, list *l,
                  hx_err *err) {
   if (q->sparse && q->sp_n == 0) return 0;   /* a query without terms finds nothing */
   hx_vhit *hits = calloc(q->limit ? q->limit : 1, sizeof *hits);
@@ -97,7 +97,7 @@ static int fetch(hx_vstore *vs, const char *org, const hx_vquery *q, int sparse,
       memset(c, 0, sizeof *c);
       c->id = hits[i].id;
     }
-    int rank = (int)(base_rank + i + 1);
+    int rank = (int)i + 1;
     if (sparse) c->sparse_score = hits[i].score, c->sparse_rank = rank;
     else c->dense_score = hits[i].score, c->dense_rank = rank;
     c->score = hits[i].score;
@@ -109,16 +109,27 @@ static int fetch(hx_vstore *vs, const char *org, const hx_vquery *q, int sparse,
   return 0;
 }
 
-/* Dense vectors of candidates that came without one (sparse hits). */
-static int fill_vectors(hx_vstore *vs, const char *org, hx_search_cand *c, size_t n, hx_err *err) {
+/* Payloads (and dense vectors when need_vec) of candidates that came without
+ * them: lists are fetched bare and only the page's points are read in full. A
+ * point deleted since the search is marked gone. */
+static int fill(hx_vstore *vs, const char *org, hx_search_cand *c, size_t n, int need_payload, int need_vec,
+                hx_err *err) {
   for (size_t i = 0; i < n; i++) {
-    if (c[i].vec) continue;
+    if ((!need_payload || c[i].payload) && (!need_vec || c[i].vec)) continue;
     json_t *pl = NULL;
+    float *v = NULL;
+    int dim = 0;
     hx_err e2 = {0};
-    int rc = vs->ops->get(vs, HX_COLLECTION, org, &c[i].id, &c[i].vec, &c[i].dim, &pl, &e2);
-    json_decref(pl);
-    if (rc == HX_ENOENT) continue;   /* deleted since the search: no vector to compare */
+    int rc = vs->ops->get(vs, HX_COLLECTION, org, &c[i].id, &v, &dim, &pl, &e2);
+    if (rc == HX_ENOENT) {
+      c[i].gone = 1;
+      continue;
+    }
     if (rc) return hx_err_set(err, rc, "%s", e2.msg);
+    if (need_payload && !c[i].payload) c[i].payload = pl, pl = NULL;
+    if (need_vec && !c[i].vec) c[i].vec = v, c[i].dim = dim, v = NULL;
+    json_decref(pl);
+    free(v);
   }
   return 0;
 }
@@ -172,48 +183,42 @@ int hx_search_run(hx_search *s, hx_vstore *vs, hx_models *models, const char *or
   }
   if (sparse && (rc = hx_sparse_encode(p->query_text, strlen(p->query_text), 1, &sq, err))) goto out;
 
-  hx_vquery dq = {.vec = qv, .dim = p->vector ? p->dim : info->dim, .filter = p->filter, .with_payload = 1};
-  hx_vquery sqy = {.sparse = 1, .sp_idx = sq.idx, .sp_val = sq.val, .sp_n = sq.n, .filter = p->filter,
-                   .with_payload = 1};
-  size_t first = 0, n = 0;
-  if (p->mode != HX_SEARCH_HYBRID && !p->mmr) {
-    /* one list: the store pages and cuts at the threshold itself */
-    hx_vquery *q = dense ? &dq : &sqy;
-    q->limit = p->limit;
-    q->offset = p->offset;
-    q->has_threshold = p->has_threshold;
-    q->threshold = p->threshold;
-    q->with_vector = p->with_vector && dense;
-    if ((rc = fetch(vs, org, q, sparse, p->offset, &l, err))) goto out;
-    n = l.n;
-  } else {
-    size_t want = p->offset + p->limit;
-    size_t window = (want + HX_SEARCH_WINDOW - 1) / HX_SEARCH_WINDOW * HX_SEARCH_WINDOW;
-    size_t pool = p->mmr && (size_t)p->mmr_candidates > window ? (size_t)p->mmr_candidates : window;
-    size_t depth = p->mode == HX_SEARCH_HYBRID ? pool * HX_SEARCH_OVERFETCH : pool;
-    dq.limit = sqy.limit = depth;
-    dq.with_vector = p->mmr || p->with_vector;
-    if (dense && (rc = fetch(vs, org, &dq, 0, 0, &l, err))) goto out;
-    if (sparse && (rc = fetch(vs, org, &sqy, 1, 0, &l, err))) goto out;
-    if (p->mode == HX_SEARCH_HYBRID) hx_search_fuse(l.c, l.n, p->fusion, p->rrf_k);
-    else hx_search_sort(l.c, l.n);
-    n = l.n;
-    if (p->has_threshold)
-      while (n && l.c[n - 1].score < p->threshold) n--;
-    if (n > pool) n = pool;
-    if (p->mmr) {
-      if ((rc = fill_vectors(vs, org, l.c, n, err))) goto out;
-      if (hx_search_mmr(l.c, n, want < n ? want : n, p->mmr_lambda)) {
-        rc = hx_err_set(err, HX_ENOMEM, "out of memory");
-        goto out;
-      }
-    }
-    first = p->offset < n ? p->offset : n;
-    if (n > want) n = want;
+  hx_vquery dq = {.vec = qv, .dim = p->vector ? p->dim : info->dim, .filter = p->filter};
+  hx_vquery sqy = {.sparse = 1, .sp_idx = sq.idx, .sp_val = sq.val, .sp_n = sq.n, .filter = p->filter};
+  /* every mode ranks a window of candidates itself, ties broken by point id, so
+   * a page is a slice of one deterministic ranking whatever limit and offset */
+  size_t want = p->offset + p->limit;
+  size_t window = (want + HX_SEARCH_WINDOW - 1) / HX_SEARCH_WINDOW * HX_SEARCH_WINDOW;
+  size_t pool = p->mmr && (size_t)p->mmr_candidates > window ? (size_t)p->mmr_candidates : window;
+  size_t depth = p->mode == HX_SEARCH_HYBRID ? pool * HX_SEARCH_OVERFETCH : pool;
+  dq.limit = sqy.limit = depth;
+  dq.with_payload = sqy.with_payload = 0;
+  dq.with_vector = p->mmr;
+  if (p->mode != HX_SEARCH_HYBRID && p->has_threshold) {   /* one list: the store cuts at the threshold */
+    dq.has_threshold = sqy.has_threshold = 1;
+    dq.threshold = sqy.threshold = p->threshold;
   }
-  if (p->with_vector && (rc = fill_vectors(vs, org, l.c + first, n - first, err))) goto out;
+  if (dense && (rc = fetch(vs, org, &dq, 0, &l, err))) goto out;
+  if (sparse && (rc = fetch(vs, org, &sqy, 1, &l, err))) goto out;
+  if (p->mode == HX_SEARCH_HYBRID) hx_search_fuse(l.c, l.n, p->fusion, p->rrf_k);
+  else hx_search_sort(l.c, l.n);
+  size_t n = l.n;
+  if (p->has_threshold)
+    while (n && l.c[n - 1].score < p->threshold) n--;
+  if (n > pool) n = pool;
+  if (p->mmr) {
+    if ((rc = fill(vs, org, l.c, n, 0, 1, err))) goto out;
+    if (hx_search_mmr(l.c, n, want < n ? want : n, p->mmr_lambda)) {
+      rc = hx_err_set(err, HX_ENOMEM, "out of memory");
+      goto out;
+    }
+  }
+  size_t first = p->offset < n ? p->offset : n;
+  if (n > want) n = want;
+  if ((rc = fill(vs, org, l.c + first, n - first, 1, p->with_vector, err))) goto out;
   results = json_array();
-  for (size_t i = first; i < n; i++) json_array_append_new(results, result_json(p, &l.c[i]));
+  for (size_t i = first; i < n; i++)
+    if (!l.c[i].gone) json_array_append_new(results, result_json(p, &l.c[i]));
   *out = json_pack("{s:o,s:s,s:s,s:I}", "results", results, "query_model", info->name, "query_model_ver",
                    info->version, "total", (json_int_t)json_array_size(results));
   results = NULL;

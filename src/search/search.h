@@ -26,11 +26,12 @@
  * trades relevance for diversity. Scores stay relevance scores; explain shows
  * the penalty (1 - lambda) * max cos.
  *
- * Pagination: a single list without MMR is paged by the store itself. Fusion
- * and MMR rank a window of the first W = 100 * ceil((offset + limit) / 100)
- * results (each list fetches 2 * max(W, mmr.candidates) candidates) and
- * return the slice [offset, offset + limit) of it, so pages within one window
- * never overlap and concatenate to the same window asked for at once.
+ * Pagination: every mode ranks a window of the first W = 100 * ceil((offset +
+ * limit) / 100) results itself (each list fetches max(W, mmr.candidates)
+ * candidates, twice that in hybrid mode; equal scores are ordered by point
+ * id) and returns the slice [offset, offset + limit) of it, so pages within
+ * one window never overlap and concatenate to the same window asked for at
+ * once, whatever order the store gives ties in.
  * score_threshold keeps results whose (fused) relevance score is >= it.
  *
  * Tenancy: every store call names the caller's org (the store partitions by
@@ -93,13 +94,14 @@ typedef struct hx_search_cand {
   int dense_rank, sparse_rank;   /* 1-based; 0 = not in that list */
   double score;                  /* relevance: the list's score or the fused score */
   double mmr_penalty;            /* set by hx_search_mmr */
+  int gone;                      /* deleted since the search: not in the results */
   json_t *payload;               /* owned reference or NULL */
   float *vec;                    /* owned, dim floats (normalised) or NULL */
   int dim;
 } hx_search_cand;
 
 /* Sets score of each candidate from its list scores/ranks and sorts best
- * first (ties: better best rank, then id). */
+ * first (ties: by point id). */
 void hx_search_fuse(hx_search_cand *c, size_t n, hx_search_fusion f, int rrf_k);
 /* Sorts by score, best first, with the same tie rule. */
 void hx_search_sort(hx_search_cand *c, size_t n);
