@@ -269,6 +269,18 @@ def test_delete_asset(s):
     check(r["total"] == 1 and r["results"][0]["payload"]["asset_id"] == "mock-asset", "mock sparse", r)
 
 
+def test_rate_limit(binary):
+    s = hx.Server(binary, env={"HEIMDEX_RATE_LIMIT_SEARCH": "0.5,2"}).start()
+    try:
+        tok = hx.make_token()
+        sts = [s.req("POST", "/vectors/search", {"query_text": "x"}, tok)[0] for _ in range(3)]
+        check(sts == [200, 200, 429], "search rate class", sts)
+        check(s.req("POST", "/vectors/embed", {"asset_id": "a", "segment_id": "b", "text": "x"}, tok)[0] == 200,
+              "other classes unaffected")
+    finally:
+        s.cleanup()
+
+
 def main():
     a = hx.args()
     run = hx.Runner()
@@ -286,6 +298,7 @@ def main():
         run.run(test_delete_asset, s)
     finally:
         s.cleanup()
+    run.run(test_rate_limit, a.bin)
     run.finish()
 
 
