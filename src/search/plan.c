@@ -226,7 +226,7 @@ static void parse_mmr(pv *v, hx_search_plan *p) {
     }
   }
   p->mmr_lambda = (float)d;
-  p->mmr_candidates = (int)int_in(v, m, "mmr", loc2, "candidates", 1, HX_SEARCH_MAX_MMR, HX_SEARCH_WINDOW);
+  p->mmr_candidates = (int)int_in(v, m, "mmr", loc2, "candidates", 1, HX_SEARCH_MAX_MMR, HX_SEARCH_MMR_CANDIDATES);
 }
 
 int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p, json_t **errors, hx_err *err) {

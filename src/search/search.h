@@ -26,7 +26,7 @@
  * trades relevance for diversity. Scores stay relevance scores; explain shows
  * the penalty (1 - lambda) * max cos.
  *
- * Pagination: every mode ranks a window of the first W = 100 * ceil((offset +
+ * Pagination: every mode ranks a window of the first W = 50 * ceil((offset +
  * limit) / 100) results itself (each list fetches max(W, mmr.candidates)
  * candidates, twice that in hybrid mode; equal scores are ordered by point
  * id) and returns the slice [offset, offset + limit) of it, so pages within
@@ -52,9 +52,10 @@
 
 #define HX_SEARCH_MAX_LIMIT 100
 #define HX_SEARCH_MAX_OFFSET 10000
-#define HX_SEARCH_WINDOW 100
+#define HX_SEARCH_WINDOW 50   /* small enough that a first page costs the store no more than a plain top-10 (ef 64) */
 #define HX_SEARCH_OVERFETCH 2
 #define HX_SEARCH_MAX_MMR 1000
+#define HX_SEARCH_MMR_CANDIDATES 100   /* default mmr.candidates */
 #define HX_SEARCH_CACHE_ENTRIES 4096
 
 typedef enum { HX_SEARCH_DENSE = 0, HX_SEARCH_SPARSE, HX_SEARCH_HYBRID } hx_search_mode;
