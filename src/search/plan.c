@@ -52,7 +52,7 @@ static long long int_in(pv *v, const json_t *obj, const char *field, json_t *(*m
   const json_t *x = json_object_get(obj, sub ? sub : field);
   if (!x || json_is_null(x)) return dflt;
   double d = json_is_integer(x) ? (double)json_integer_value(x) : json_is_real(x) ? json_real_value(x) : NAN;
-  json_t *loc = sub ? mkloc(field, sub) : loc1(field);
+  json_t *loc = sub ? mkloc(field, sub) : loc1(field);   /* given away to an error, or freed below */
   char msg[96];
   if (isnan(d) || d != floor(d)) {
     add(v, json_is_real(x) ? "int_from_float" : "int_type", loc,
@@ -70,6 +70,7 @@ static long long int_in(pv *v, const json_t *obj, const char *field, json_t *(*m
     add(v, "less_than_equal", loc, msg, x, json_pack("{s:I}", "le", (json_int_t)hi));
     return dflt;
   }
+  json_decref(loc);
   return (long long)d;
 }
 
