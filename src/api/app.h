@@ -10,6 +10,7 @@
 #include "jobs/store.h"
 #include "api/ratelimit.h"
 #include "obs/probe.h"
+#include "search/search.h"
 #include "util/config.h"
 #include "vstore/vstore.h"
 #include "worker/models.h"
@@ -25,6 +26,7 @@ typedef struct hx_app {
   hx_probes *probes;     /* readiness of pg, redis, qdrant, gcs */
   hx_ratelimit *limits;  /* per-org request limits by route class */
   hx_models *models;     /* embedding models (default, checks, GET /models) */
+  hx_search *search;     /* search planner + query-embedding cache */
   double started_at;
 } hx_app;
 

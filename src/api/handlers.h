@@ -16,6 +16,8 @@ void hx_api_vectors_get(void *a, hx_req *req, hx_resp *resp);
 void hx_api_vectors_delete(void *a, hx_req *req, hx_resp *resp);
 void hx_api_vectors_embed(void *a, hx_req *req, hx_resp *resp);
 void hx_api_vectors_embed_batch(void *a, hx_req *req, hx_resp *resp);
+void hx_api_vectors_search(void *a, hx_req *req, hx_resp *resp);
+void hx_api_vectors_delete_asset(void *a, hx_req *req, hx_resp *resp);
 void hx_api_models(void *a, hx_req *req, hx_resp *resp);
 
 #endif

@@ -14,6 +14,8 @@ const hx_route hx_api_routes[] = {
     {"POST", "/vectors/embed", hx_api_vectors_embed},
     {"POST", "/vectors/embed/batch", hx_api_vectors_embed_batch},
     {"GET", "/models", hx_api_models},
+    {"POST", "/vectors/search", hx_api_vectors_search},
+    {"DELETE", "/vectors/asset/{asset_id}", hx_api_vectors_delete_asset},
     {"GET", "/vectors/{point_id}", hx_api_vectors_get},
     {"DELETE", "/vectors/{point_id}", hx_api_vectors_delete},
     {NULL, NULL, NULL},

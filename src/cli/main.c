@@ -144,6 +144,7 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
     goto out;
   }
   if (open_stores(&app, &err)) goto fail;
+  if (http_on && hx_search_new(HX_SEARCH_CACHE_ENTRIES, &app.search, &err)) goto fail;
   size_t recovered = 0;
   /* only a process that owns the whole embedded pipeline may recover it */
   if (dispatch_on && workers_on && app.ledger->ops->recover(app.ledger, &recovered, &err)) goto fail;
@@ -186,6 +187,7 @@ out:
   close_stores(&app);
   hx_probes_free(app.probes);
   hx_ratelimit_free(app.limits);
+  hx_search_free(app.search);
   hx_models_free(app.models);
   curl_global_cleanup();
   if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);

@@ -108,6 +108,12 @@ void hx_metrics_search(const char *status, double seconds) {
   observe("heimdex_search_duration_seconds", "", seconds);
 }
 
+void hx_metrics_query_cache(const char *result) {
+  char l[160];
+  snprintf(l, sizeof l, "result=\"%s\"", result);
+  inc("heimdex_query_cache_total", l);
+}
+
 void hx_metrics_rate_limited(const char *route_class) {
   char c[32], l[160];
   lv(c, sizeof c, route_class);
@@ -142,6 +148,7 @@ static const struct { const char *family, *type, *help; } FAMILIES[] = {
     {"heimdex_embeddings_duration_seconds", "histogram", "Time to embed one segment, by model."},
     {"heimdex_search_total", "counter", "Searches, by status."},
     {"heimdex_search_duration_seconds", "histogram", "Search latency."},
+    {"heimdex_query_cache_total", "counter", "Query-embedding cache lookups, by result (hit, miss)."},
     {"heimdex_rate_limited_total", "counter", "Requests refused with 429, by route class."},
     {"heimdex_db_ops_total", "counter", "Operations applied by an embedded database's group commits."},
     {"heimdex_db_commit_duration_seconds", "histogram", "Duration of an embedded database's group commits (count = commits)."},

@@ -19,6 +19,8 @@ void hx_metrics_dead_letter(const char *task);
 /* status: "success" or "error"; seconds per embedded segment */
 void hx_metrics_embedding(const char *model, const char *status, double seconds);
 void hx_metrics_search(const char *status, double seconds);
+/* result: "hit" or "miss" of the query-embedding cache */
+void hx_metrics_query_cache(const char *result);
 void hx_metrics_rate_limited(const char *route_class);
 /* One group commit of an embedded database (see hx_sqlw_set_observer). */
 void hx_metrics_db_commit(const char *db, int ops, double seconds);

@@ -8,6 +8,7 @@
 #include "worker/actors.h"
 #include "embed/mock.h"
 #include "obs/metrics.h"
+#include "search/sparse.h"
 #include "util/log.h"
 #include "vstore/pointid.h"
 
@@ -38,7 +39,7 @@ static const char *arg_str(const hx_job_msg *m, size_t i) {
 
 /* ---- mock_embedding ---- */
 
-typedef struct { hx_uuid id; float *vec; json_t *payload; } mock_point;
+typedef struct { hx_uuid id; float *vec; json_t *payload; hx_sparse sp; } mock_point;
 
 static void mock_embedding_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
   int dim = ctx->cfg->vector_size;
@@ -73,7 +74,9 @@ static void mock_embedding_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
     snprintf(text, sizeof text, "Mock embedding for asset %s, segment %s", asset, seg);
     p->payload = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "org_id", org, "asset_id", asset, "segment_id", seg,
                            "model", HX_MOCK_MODEL, "model_ver", HX_MOCK_MODEL_VER, "text", text);
-    vp[np] = (hx_vpoint){.id = p->id, .vec = v, .dim = dim, .payload = p->payload};
+    hx_sparse_encode(text, strlen(text), 0, &p->sp, NULL);  /* ASCII ids or valid UTF-8 from JSON: only ENOMEM fails, leaving no terms */
+    vp[np] = (hx_vpoint){.id = p->id, .vec = v, .dim = dim, .sp_idx = p->sp.idx, .sp_val = p->sp.val, .sp_n = p->sp.n,
+                         .payload = p->payload};
     hx_metrics_embedding(HX_MOCK_MODEL, "success", hx_mono() - t0);
     which[np++] = i;
     hx_run_step(r, "upserting", 60);
@@ -114,6 +117,7 @@ out:
   for (size_t i = 0; pts && i < n; i++) {
     free(pts[i].vec);
     json_decref(pts[i].payload);
+    hx_sparse_release(&pts[i].sp);
   }
   free(pts);
   free(vp);

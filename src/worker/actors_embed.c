@@ -11,10 +11,13 @@
  *     is reported in the result without failing the others.
  *
  * Point ids are the original's: point_id(org, asset, segment, model, model_ver).
- * Payloads carry no raw text.
+ * Each point also carries the segment's BM25 sparse vector (src/search/sparse.h)
+ * for keyword and hybrid search, and its payload the segment text (`text`), so
+ * search results show what matched. The ledger and outbox keep no raw text.
  */
 #include "worker/actors.h"
 #include "obs/metrics.h"
+#include "search/sparse.h"
 #include "util/log.h"
 #include "vstore/pointid.h"
 
@@ -29,10 +32,10 @@ static const char *kw_str(const hx_job_msg *m, const char *key) {
 }
 
 static json_t *point_payload(const char *org, const char *asset, const char *seg, const char *model, const char *ver,
-                             size_t text_len, int tokens, int truncated) {
-  return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:i}", "org_id", org, "asset_id", asset, "segment_id", seg,
-                   "modality", "text", "model", model, "model_ver", ver, "text_len", (json_int_t)text_len, "tokens",
-                   tokens, "truncated_tokens", truncated);
+                             const char *text, int tokens, int truncated) {
+  return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:s}", "org_id", org, "asset_id", asset, "segment_id", seg,
+                   "modality", "text", "model", model, "model_ver", ver, "text_len", (json_int_t)strlen(text), "tokens",
+                   tokens, "truncated_tokens", truncated, "text", text);
 }
 
 /* Embed texts[0..n) with the model and upsert the good ones under org/asset.
@@ -45,8 +48,9 @@ static int embed_and_upsert(hx_actor_ctx *ctx, hx_embedder *e, const char *model
   float *vecs = malloc(n * (size_t)dim * sizeof *vecs);
   hx_vpoint *pts = calloc(n, sizeof *pts);
   json_t **pl = calloc(n, sizeof *pl);
+  hx_sparse *sp = calloc(n, sizeof *sp);
   int rc = 0;
-  if (!vecs || !pts || !pl) {
+  if (!vecs || !pts || !pl || !sp) {
     rc = hx_err_set(err, HX_ENOMEM, "out of memory");
     goto out;
   }
@@ -59,8 +63,10 @@ static int embed_and_upsert(hx_actor_ctx *ctx, hx_embedder *e, const char *model
     hx_metrics_embedding(model, status[i] ? "error" : "success", per);
     if (status[i]) continue;
     hx_point_id(org, assets[i], segs[i], model, ver, &ids[i], NULL);
-    pl[i] = point_payload(org, assets[i], segs[i], model, ver, strlen(texts[i]), ntok[i], trunc[i]);
-    pts[np++] = (hx_vpoint){.id = ids[i], .vec = vecs + i * (size_t)dim, .dim = dim, .payload = pl[i]};
+    pl[i] = point_payload(org, assets[i], segs[i], model, ver, texts[i], ntok[i], trunc[i]);
+    if ((rc = hx_sparse_encode(texts[i], strlen(texts[i]), 0, &sp[i], err))) goto out;  /* the text embedded: valid UTF-8 */
+    pts[np++] = (hx_vpoint){.id = ids[i], .vec = vecs + i * (size_t)dim, .dim = dim, .sp_idx = sp[i].idx,
+                            .sp_val = sp[i].val, .sp_n = sp[i].n, .payload = pl[i]};
   }
   if (np) {
     rc = ctx->vs->ops->ensure(ctx->vs, HX_COLLECTION, dim, err);
@@ -68,6 +74,8 @@ static int embed_and_upsert(hx_actor_ctx *ctx, hx_embedder *e, const char *model
   }
 out:
   for (size_t i = 0; pl && i < n; i++) json_decref(pl[i]);
+  for (size_t i = 0; sp && i < n; i++) hx_sparse_release(&sp[i]);
+  free(sp);
   free(pl);
   free(pts);
   free(vecs);

@@ -1,8 +1,9 @@
 """End-to-end embedding through the API: /vectors/embed with the tiny BERT
 fixture (vectors checked against the PyTorch reference recorded by
 tests/embed/make_fixture.py) and with the built-in lexical embedder; the
-original's job key; model checks before any job; raw text not kept; a batch of
-1,000 segments with per-segment failures and progress reaching 100; GET /models."""
+original's job key; model checks before any job; raw text not kept in the
+ledger (the point's payload keeps it for search results); a batch of 1,000
+segments with per-segment failures and progress reaching 100; GET /models."""
 import json
 import math
 import os
@@ -46,7 +47,8 @@ def test_tiny_bert_matches_pytorch(binary):
             diff = max(abs(a - b) for a, b in zip(got, want))
             cos = sum(a * b for a, b in zip(got, want))
             check(len(got) == 32 and diff <= 1e-4 and cos >= 0.9999, "vector vs PyTorch", diff, cos)
-            check("text" not in p["payload"] and p["payload"]["model"] == "tiny-bert", "payload", p["payload"])
+            # the point keeps the segment text for search results (the ledger does not)
+            check(p["payload"].get("text") == case["text"] and p["payload"]["model"] == "tiny-bert", "payload", p["payload"])
         # truncation by tokens, reported
         long_case = max(ref["embeddings"], key=lambda c: c["truncated"])
         check(long_case["truncated"] > 0, "fixture has a truncated case")

@@ -81,6 +81,18 @@ def test_responses_validate(s):
          {"asset_id": "oa", "segments": [{"segment_id": "a", "text": "one"}]}, tok, want=200)
     call("POST", "/vectors/embed/batch", "/vectors/embed/batch", {"asset_id": "oa", "segments": []}, tok, want=422)
     call("GET", "/models", "/models", token=tok, want=200)
+    call("POST", "/vectors/search", "/vectors/search", {"query_text": "hello"}, tok, want=200)
+    call("POST", "/vectors/search", "/vectors/search",
+         {"query_text": "hello one", "mode": "hybrid", "explain": True, "with_vector": True, "mmr": {"lambda": 0.5}},
+         tok, want=200)
+    call("POST", "/vectors/search", "/vectors/search", {"query_text": " \t"}, tok, want=400)
+    call("POST", "/vectors/search", "/vectors/search", {"query_text": "x", "model": "nope"}, tok, want=400)
+    call("POST", "/vectors/search", "/vectors/search", {"query_text": "x", "limit": 0}, tok, want=422)
+    call("POST", "/vectors/search", "/vectors/search", {"query_text": "x"}, None, want=403)
+    call("POST", "/vectors/search", "/vectors/search", {"query_text": "x"}, "x.y.z", want=401)
+    call("DELETE", "/vectors/asset/oa", "/vectors/asset/{asset_id}", token=tok, want=200)
+    call("DELETE", "/vectors/asset/oa", "/vectors/asset/{asset_id}", token=None, want=403)
+    call("DELETE", "/vectors/asset/oa", "/vectors/asset/{asset_id}", token="x.y.z", want=401)
     call("POST", "/jobs", "/jobs", {}, tok, want=200)
     call("POST", "/jobs", "/jobs", {"type": "other"}, tok, want=422)
     ops = {(m.upper(), p) for p, item in spec["paths"].items() for m in item}

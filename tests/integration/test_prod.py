@@ -213,6 +213,11 @@ def test_shared_rate_limit(binary):
         sts = [c.apis[i % 2].req("POST", "/vectors/mock", {"asset_id": "rl", "segment_id": f"s{i}"}, tok)[0]
                for i in range(6)]
         check(sts[:4] == [200] * 4 and sts[4:] == [429, 429], "4 allowed across both APIs, then 429", sts)
+        # the shared SQLite vector store of this topology cannot search: a clear 501, not 415 or 500
+        st, r = c.apis[0].req("POST", "/vectors/search", {"query_text": "hello"}, tok)
+        check(st == 501 and "built-in engine or Qdrant" in r["detail"], "search on the SQLite store", st, r)
+        st, r = c.apis[1].req("DELETE", "/vectors/asset/rl", token=tok)
+        check(st == 501 and "built-in engine or Qdrant" in r["detail"], "delete asset on the SQLite store", st, r)
     finally:
         c.cleanup()
 
