@@ -246,6 +246,7 @@ int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p,
   p->fusion = (hx_search_fusion)enum_field(&v, "fusion", FUSIONS, 2, "'rrf' or 'dbsf'");
   p->with_vector = bool_field(&v, "with_vector");
   p->explain = bool_field(&v, "explain");
+  p->exact = bool_field(&v, "exact");
   const json_t *th = json_object_get(body, "score_threshold");
   double t;
   if (th && !json_is_null(th) && num(&v, th, loc1("score_threshold"), &t) == 0) {

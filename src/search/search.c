@@ -194,6 +194,7 @@ int hx_search_run(hx_search *s, hx_vstore *vs, hx_models *models, const char *or
   dq.limit = sqy.limit = depth;
   dq.with_payload = sqy.with_payload = 0;
   dq.with_vector = p->mmr;
+  dq.exact = sqy.exact = p->exact;
   if (p->mode != HX_SEARCH_HYBRID && p->has_threshold) {   /* one list: the store cuts at the threshold */
     dq.has_threshold = sqy.has_threshold = 1;
     dq.threshold = sqy.threshold = p->threshold;

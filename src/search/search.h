@@ -77,6 +77,7 @@ typedef struct hx_search_plan {
   int has_threshold;
   float threshold;
   int with_vector, explain;
+  int exact;                /* 1 = brute force in the store (recall checks) */
 } hx_search_plan;
 
 /* Validates a POST /vectors/search body into p (which borrows strings from
