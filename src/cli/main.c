@@ -88,10 +88,14 @@ static int open_stores(hx_app *app, hx_err *err) {
     rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
   }
   if (rc) return rc;
-  /* One process owns the built-in engine. The multi-process topology (PostgreSQL
-   * ledger, API and worker processes apart) shares the SQLite store until it
-   * runs on Qdrant. */
-  if (app->cfg.use_pg) {
+  /* Qdrant when configured (any number of processes share it); else the
+   * multi-process topology (PostgreSQL ledger, API and worker processes apart)
+   * shares the SQLite store; else the built-in engine, owned by this process. */
+  if (app->cfg.enable_qdrant && app->cfg.qdrant_url[0]) {
+    hx_vstore_qdrant_opts qo = {.url = app->cfg.qdrant_url, .api_key = app->cfg.qdrant_api_key,
+                                .timeout_ms = app->cfg.qdrant_timeout_ms};
+    rc = hx_vstore_open_qdrant(&qo, &app->vs, err);
+  } else if (app->cfg.use_pg) {
     snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
     rc = hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err);
   } else {
@@ -305,7 +309,7 @@ static int cmd_doctor(int argc, char **argv) {
     bad |= doctor_line("redis", ok, ok ? NULL : reason);
   }
   if (app.cfg.qdrant_url[0]) {
-    int ok = hx_probe_http_once(app.cfg.qdrant_url, 3000, reason);
+    int ok = hx_probe_http_once(app.cfg.qdrant_url, app.cfg.qdrant_api_key, 3000, reason);
     bad |= doctor_line("qdrant", ok, ok ? NULL : reason);
   }
   curl_global_cleanup();
