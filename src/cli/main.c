@@ -9,6 +9,7 @@
  */
 #include "api/app.h"
 #include "cli/cli.h"
+#include "qdrant/qdrant.h"
 #include "queue/queue.h"
 #include "obs/metrics.h"
 #include "util/log.h"
@@ -143,6 +144,7 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
 
   hx_workers *workers = NULL;
   hx_http *http = NULL;
+  hx_qdrant *qapi = NULL;
   if (hx_models_new(&app.cfg, &app.models, &err)) {
     rc = die_config(&err);
     goto out;
@@ -164,6 +166,11 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
     hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
                        hx_api_routes, &app};
     if (hx_http_start(&ho, &http, &err)) goto fail;
+    /* the Qdrant-compatible API over the same engine, when HEIMDEX_QDRANT_LISTEN is set */
+    if (hx_qdrant_start(hx_vstore_engine_db(app.vs), app.cfg.http_threads, app.cfg.max_body_bytes, &qapi, &err))
+      goto fail;
+    if (qapi) hx_log(HX_LOG_INFO, "qdrant_api_started", json_pack("{s:i,s:s}", "port", hx_qdrant_port(qapi), "tenant",
+                                                                 HX_QDRANT_TENANT));
   }
   hx_log(HX_LOG_INFO, "server_started",
          json_pack("{s:s,s:i,s:s,s:i,s:b,s:b,s:s,s:s}", "host", http_on ? app.cfg.listen_host : "",
@@ -184,7 +191,9 @@ out:
    * jobs cut short stay 'running' and are recovered at the next start (embedded)
    * or reclaimed from the queue by another worker (Redis) */
   hx_http_quiesce(http);
+  hx_qdrant_quiesce(qapi);
   hx_http_stop(http);
+  hx_qdrant_stop(qapi);
   hx_dispatcher_stop(app.disp);
   hx_workers_stop(workers);
   close_stores(&app);
