@@ -98,13 +98,14 @@ def submit_many(c, tok, n, asset, acked, statuses, stop_evt=None, threads=8):
 
 
 def points_of(c, asset):
-    import sqlite3
-    db = sqlite3.connect(os.path.join(c.data, "vectors.db"))
-    try:
-        return db.execute("SELECT json_extract(payload, '$.segment_id'), count(*) FROM points WHERE org_id=?"
-                          " AND json_extract(payload, '$.asset_id')=? GROUP BY 1", (hx.ORG, asset)).fetchall()
-    finally:
-        db.close()
+    """(segment_id, points) of the org's points of asset, read from the vector
+    store all processes share (the Qdrant-compatible heimdex)."""
+    pts = c.qdrant.points({"must": [{"key": "org_id", "match": {"value": hx.ORG}},
+                                    {"key": "asset_id", "match": {"value": asset}}]})
+    segs = {}
+    for p in pts:
+        segs[p["payload"]["segment_id"]] = segs.get(p["payload"]["segment_id"], 0) + 1
+    return sorted(segs.items())
 
 
 def all_done_one_point_each(c, tok, acked, asset, n):
