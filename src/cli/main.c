@@ -89,16 +89,13 @@ static int open_stores(hx_app *app, hx_err *err) {
     rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
   }
   if (rc) return rc;
-  /* Qdrant when configured (any number of processes share it); else the
-   * multi-process topology (PostgreSQL ledger, API and worker processes apart)
-   * shares the SQLite store; else the built-in engine, owned by this process. */
+  /* Qdrant when configured: any number of API and worker processes share it.
+   * Else the built-in engine, owned by this one process (a second process on
+   * the same data dir is refused with a message pointing at QDRANT_URL). */
   if (app->cfg.enable_qdrant && app->cfg.qdrant_url[0]) {
     hx_vstore_qdrant_opts qo = {.url = app->cfg.qdrant_url, .api_key = app->cfg.qdrant_api_key,
                                 .timeout_ms = app->cfg.qdrant_timeout_ms};
     rc = hx_vstore_open_qdrant(&qo, &app->vs, err);
-  } else if (app->cfg.use_pg) {
-    snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
-    rc = hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err);
   } else {
     snprintf(path, sizeof path, "%s/vec", app->cfg.data_dir);
     rc = hx_vstore_open_engine(path, app->cfg.sync_commit, &app->vs, err);
