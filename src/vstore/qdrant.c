@@ -36,6 +36,7 @@
 #include "util/buf.h"
 
 #include <curl/curl.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -238,6 +239,11 @@ int hx__qdrant_count(const json_t *result, size_t *n, hx_err *err) {
   return 0;
 }
 
+/* A JSON number as float32; out-of-range values saturate (the cast would be UB). */
+static float to_f32(double x) {
+  return x > FLT_MAX ? FLT_MAX : x < -FLT_MAX ? -FLT_MAX : (float)x;
+}
+
 /* The dense vector of a VectorStructOutput: [floats] or {"": [floats], ...}. */
 static int dense_of(const json_t *v, float **out, int *dim, hx_err *err) {
   *out = NULL;
@@ -255,7 +261,7 @@ static int dense_of(const json_t *v, float **out, int *dim, hx_err *err) {
       free(f);
       return hx_err_set(err, HX_ECORRUPT, "Qdrant point: vector[%zu] is not a number", i);
     }
-    f[i] = (float)json_number_value(x);
+    f[i] = to_f32(json_number_value(x));
   }
   *out = f;
   *dim = (int)n;
@@ -306,7 +312,7 @@ int hx__qdrant_hits(const json_t *result, const char *org, int keep_payload, int
     }
     if (point_id(json_object_get(p, "id"), &h->id)) continue;  /* an integer id is not heimdex's */
     if (!same_org(pl, org)) continue;
-    *h = (hx_vhit){.id = h->id, .score = (float)json_number_value(sc)};
+    *h = (hx_vhit){.id = h->id, .score = to_f32(json_number_value(sc))};
     if (with_vector && (rc = dense_of(json_object_get(p, "vector"), &h->vec, &h->dim, err))) break;
     if (keep_payload) h->payload = json_incref((json_t *)pl);
     (*n)++;
