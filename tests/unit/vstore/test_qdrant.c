@@ -41,7 +41,46 @@ static int nreq(void) {
   return n;
 }
 
-static json_t *req_body(int i) { return json_loads(fq.reqs[i].body, 0, NULL); }
+/* The fake's state is touched under its lock only (its threads use it too). */
+static json_t *req_body(int i) {
+  pthread_mutex_lock(&fq.mu);
+  json_t *b = json_loads(fq.reqs[i].body, 0, NULL);
+  pthread_mutex_unlock(&fq.mu);
+  return b;
+}
+
+static fq_req req_at(int i) {
+  pthread_mutex_lock(&fq.mu);
+  fq_req r = fq.reqs[i];
+  pthread_mutex_unlock(&fq.mu);
+  return r;
+}
+
+static void knob(int *field, int v) {
+  pthread_mutex_lock(&fq.mu);
+  *field = v;
+  pthread_mutex_unlock(&fq.mu);
+}
+
+static size_t npts(void) {
+  pthread_mutex_lock(&fq.mu);
+  size_t n = fq.npts;
+  pthread_mutex_unlock(&fq.mu);
+  return n;
+}
+
+static int has_point(const char *id) {
+  pthread_mutex_lock(&fq.mu);
+  int r = fq_find(id) != NULL;
+  pthread_mutex_unlock(&fq.mu);
+  return r;
+}
+
+static void reset_points(void) {
+  pthread_mutex_lock(&fq.mu);
+  fq_reset_points();
+  pthread_mutex_unlock(&fq.mu);
+}
 
 static void make_vec(float *v, int seed) {
   for (int k = 0; k < DIM; k++) v[k] = (float)sin(seed * 7.31 + k * 1.7) + 0.001f * (float)k;
@@ -87,9 +126,9 @@ static void test_ensure(void **st) {
   int r0 = nreq();
   assert_int_equal(s->ops->ensure(s, HX_COLLECTION, DIM, &e), 0);
   assert_int_equal(nreq() - r0, 1 + 1 + 6);
-  assert_string_equal(fq.reqs[r0].method, "GET");
-  assert_string_equal(fq.reqs[r0].path, "/collections/embeddings");
-  assert_string_equal(fq.reqs[r0 + 1].method, "PUT");
+  assert_string_equal(req_at(r0).method, "GET");
+  assert_string_equal(req_at(r0).path, "/collections/embeddings");
+  assert_string_equal(req_at(r0 + 1).method, "PUT");
   json_t *b = req_body(r0 + 1);
   json_t *want = json_pack("{s:{s:i,s:s},s:{s:{s:s}}}", "vectors", "size", DIM, "distance", "Cosine", "sparse_vectors",
                            "text", "modifier", "idf");
@@ -97,12 +136,12 @@ static void test_ensure(void **st) {
   json_decref(b);
   json_decref(want);
   b = req_body(r0 + 2);
-  assert_string_equal(fq.reqs[r0 + 2].path, "/collections/embeddings/index?wait=true");
+  assert_string_equal(req_at(r0 + 2).path, "/collections/embeddings/index?wait=true");
   want = json_pack("{s:s,s:{s:s,s:b}}", "field_name", "org_id", "field_schema", "type", "keyword", "is_tenant", 1);
   assert_true(json_equal(b, want));
   json_decref(b);
   json_decref(want);
-  for (int i = r0; i < nreq(); i++) assert_string_equal(fq.reqs[i].key, "sekret");
+  for (int i = r0; i < nreq(); i++) assert_string_equal(req_at(i).key, "sekret");
   /* known now: no request */
   assert_int_equal(s->ops->ensure(s, HX_COLLECTION, DIM, &e), 0);
   assert_int_equal(nreq() - r0, 8);
@@ -111,7 +150,7 @@ static void test_ensure(void **st) {
   s = open_store(NULL, 2, 0);
   assert_int_equal(s->ops->ensure(s, HX_COLLECTION, DIM + 1, &e), HX_EINVAL);
   assert_string_equal(e.msg, "collection embeddings has dimension 8, not 9");
-  assert_string_equal(fq.reqs[nreq() - 1].key, "");  /* no key configured: no header */
+  assert_string_equal(req_at(nreq() - 1).key, "");  /* no key configured: no header */
   /* the same dimension: indexes made sure of, the collection left alone */
   r0 = nreq();
   assert_int_equal(s->ops->ensure(s, HX_COLLECTION, DIM, &e), 0);
@@ -124,18 +163,18 @@ static void test_upsert_get(void **st) {
   (void)st;
   hx_vstore *s = open_store(NULL, 2, 0);
   hx_err e = {0};
-  fq_reset_points();
+  reset_points();
   int r0 = nreq();
   upsert_n(s, ORG_A, 0, 600, 0);
   int puts = nreq() - r0;
   assert_true(puts >= 3);  /* <= 256 points a request */
   for (int i = r0; i < nreq(); i++) {
-    assert_string_equal(fq.reqs[i].path, "/collections/embeddings/points?wait=true");
+    assert_string_equal(req_at(i).path, "/collections/embeddings/points?wait=true");
     json_t *b = req_body(i);
     assert_true(json_array_size(json_object_get(b, "points")) <= 256);
     json_decref(b);
   }
-  assert_int_equal(fq.npts, 600);
+  assert_int_equal(npts(), 600);
   upsert_n(s, ORG_B, 1000, 3, 1);  /* with sparse vectors: the named form */
   json_t *b = req_body(nreq() - 1);
   json_t *v0 = json_object_get(json_object_get(json_array_get(json_object_get(b, "points"), 0), "vector"), "text");
@@ -188,7 +227,7 @@ static void test_count_delete(void **st) {
   (void)st;
   hx_vstore *s = open_store(NULL, 2, 0);
   hx_err e = {0};
-  fq_reset_points();
+  reset_points();
   upsert_n(s, ORG_A, 0, 30, 0);
   upsert_n(s, ORG_B, 100, 12, 0);
   size_t n = 0, d = 0;
@@ -207,12 +246,12 @@ static void test_count_delete(void **st) {
   hx_uuid a3 = uid(3), b1 = uid(101);
   assert_int_equal(s->ops->del(s, HX_COLLECTION, ORG_B, &a3, 1, &d, &e), 0);
   assert_int_equal(d, 0);
-  assert_int_equal(fq.npts, 42);
+  assert_int_equal(npts(), 42);
   hx_uuid both[2] = {a3, b1};
   assert_int_equal(s->ops->del(s, HX_COLLECTION, ORG_A, both, 2, &d, &e), 0);
   assert_int_equal(d, 1);
-  assert_int_equal(fq.npts, 41);
-  assert_non_null(fq_find("10000000-0000-4000-8000-000000000065"));  /* b1 = 101 = 0x65 stays */
+  assert_int_equal(npts(), 41);
+  assert_true(has_point("10000000-0000-4000-8000-000000000065"));  /* b1 = 101 = 0x65 stays */
   /* delete where: the org's a1 points only (B has a1 points too) */
   assert_int_equal(s->ops->del_where(s, HX_COLLECTION, ORG_A, f, &d, &e), 0);
   assert_int_equal(d, 10);
@@ -237,7 +276,7 @@ static void test_search(void **st) {
   (void)st;
   hx_vstore *s = open_store(NULL, 2, 0);
   hx_err e = {0};
-  fq_reset_points();
+  reset_points();
   upsert_n(s, ORG_A, 0, 20, 1);
   upsert_n(s, ORG_B, 200, 20, 1);
   float q[DIM];
@@ -257,7 +296,7 @@ static void test_search(void **st) {
   }
   hx_vstore_hits_release(hits, nh);
   json_t *b = req_body(nreq() - 1);
-  assert_string_equal(fq.reqs[nreq() - 1].path, "/collections/embeddings/points/query");
+  assert_string_equal(req_at(nreq() - 1).path, "/collections/embeddings/points/query");
   assert_int_equal(json_array_size(json_object_get(b, "query")), DIM);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "params"), "hnsw_ef")), 64);
   assert_true(json_is_true(json_object_get(b, "with_payload")));
@@ -298,25 +337,27 @@ static void test_search(void **st) {
   json_decref(b);
   json_decref(f);
   /* a Qdrant that ignores the filter still never hands out another org's point */
-  fq.leak = 1;
+  knob(&fq.leak, 1);
   vq = (hx_vquery){.vec = q, .dim = DIM, .limit = 10};
   assert_int_equal(s->ops->search(s, HX_COLLECTION, ORG_B, &vq, hits, &nh, &e), 0);
-  fq.leak = 0;
+  knob(&fq.leak, 0);
   assert_true(nh >= 1);
   for (size_t i = 0; i < nh; i++) assert_true(hits[i].id.b[14] == 0 && hits[i].id.b[15] >= 200);  /* B's ids */
   hx_vstore_hits_release(hits, nh);
   s->ops->close(s);
   /* a missing collection: zero hits, zero count, not found */
   hx_vstore *s2 = open_store(NULL, 2, 0);
+  pthread_mutex_lock(&fq.mu);
   int dim_was = fq.dim;
-  fq.dim = 0;
+  pthread_mutex_unlock(&fq.mu);
+  knob(&fq.dim, 0);
   vq = (hx_vquery){.vec = q, .dim = DIM, .limit = 3};
   assert_int_equal(s2->ops->search(s2, HX_COLLECTION, ORG_A, &vq, hits, &nh, &e), 0);
   assert_int_equal(nh, 0);
   size_t n = 9;
   assert_int_equal(s2->ops->count(s2, HX_COLLECTION, ORG_A, NULL, &n, &e), 0);
   assert_int_equal(n, 0);
-  fq.dim = dim_was;
+  knob(&fq.dim, dim_was);
   s2->ops->close(s2);
 }
 
@@ -326,30 +367,30 @@ static void test_retries(void **st) {
   hx_vstore *s = open_store(NULL, 3, 0);
   hx_err e = {0};
   size_t n;
-  fq.fail_n = 2, fq.fail_status = 503;
+  knob(&fq.fail_status, 503), knob(&fq.fail_n, 2);
   int r0 = nreq();
   assert_int_equal(s->ops->count(s, HX_COLLECTION, ORG_A, NULL, &n, &e), 0);
   assert_int_equal(nreq() - r0, 3);
-  fq.fail_n = 100, fq.fail_status = 500;
+  knob(&fq.fail_status, 500), knob(&fq.fail_n, 100);
   r0 = nreq();
   assert_int_equal(s->ops->count(s, HX_COLLECTION, ORG_A, NULL, &n, &e), HX_EUNAVAIL);
   assert_int_equal(nreq() - r0, 4);
   assert_non_null(strstr(e.msg, "injected failure"));
-  fq.fail_n = 100, fq.fail_status = 400;
+  knob(&fq.fail_status, 400), knob(&fq.fail_n, 100);
   r0 = nreq();
   assert_int_equal(s->ops->count(s, HX_COLLECTION, ORG_A, NULL, &n, &e), HX_EINVAL);
   assert_int_equal(nreq() - r0, 1);
   assert_string_equal(e.msg, "Qdrant error 400: injected failure");
-  fq.fail_n = 1, fq.fail_status = 403;
+  knob(&fq.fail_status, 403), knob(&fq.fail_n, 1);
   assert_int_equal(s->ops->count(s, HX_COLLECTION, ORG_A, NULL, &n, &e), HX_EUNAVAIL);
   assert_non_null(strstr(e.msg, "QDRANT_API_KEY"));
-  fq.fail_n = 0;
+  knob(&fq.fail_n, 0);
   /* too slow: the total timeout applies to every attempt */
   hx_vstore *slow = open_store(NULL, 1, 150);
-  fq.delay_ms = 600;
+  knob(&fq.delay_ms, 600);
   r0 = nreq();
   assert_int_equal(slow->ops->count(slow, HX_COLLECTION, ORG_A, NULL, &n, &e), HX_EUNAVAIL);
-  fq.delay_ms = 0;
+  knob(&fq.delay_ms, 0);
   assert_non_null(strstr(e.msg, "after 2 attempts"));
   slow->ops->close(slow);
   s->ops->close(s);
