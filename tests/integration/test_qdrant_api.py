@@ -201,7 +201,7 @@ def load(q, name="pts", dim=8):
              {"points": [{"id": p["id"], "vector": p["vector"], "payload": p["payload"]} for p in pts[:half]]})
     check(r["status"] == "completed" and isinstance(r["operation_id"], int), "upsert result", r)
     q.ok("PUT", f"/collections/{name}/points",
-         {"batch": {"ids": [p["id"] for p in pts[half:]], "vectors": [p["vector"] for p in pts[half:]],
+         {"batch": {"ids": [p["id"] for p in pts[half:]], "vectors": {"": [p["vector"] for p in pts[half:]]},
                     "payloads": [p["payload"] for p in pts[half:]]}})
     return pts
 
