@@ -577,7 +577,10 @@ static int in_keys(const json_t *arr, const char *k) {
   return 0;
 }
 
+/* Qdrant writes "payload": null and "vector": null when they were not asked for. */
 void hx__qd_put_selected(json_t *obj, const hx__qd_coll *c, const hx_vec_record *r, const hx__qd_sel *sel) {
+  if (!sel->payload) json_object_set_new(obj, "payload", json_null());
+  if (!sel->vector) json_object_set_new(obj, "vector", json_null());
   if (sel->payload) {
     json_t *pl = json_object();
     const char *k;
