@@ -151,6 +151,13 @@ def test_service(q):
         check(st == 200 and body == txt, p, st, body)
 
 
+def test_layer_errors(q):
+    """404 / 405 of the HTTP layer come in Qdrant's error shape too."""
+    for method, path, want in (("GET", "/no/such/route", 404), ("PATCH", "/collections", 405)):
+        st, r = q.req(method, path, schema=False)
+        check(st == want and qdrant_schema.validate("ErrorResponse", r) == [] and "error" in r["status"], path, st, r)
+
+
 def test_collections(q):
     body = {"vectors": {"size": 8, "distance": "Cosine", "on_disk": True},
             "sparse_vectors": {"text": {"modifier": "idf"}},
@@ -440,7 +447,7 @@ def main():
     r = hx.Runner()
     q = QServer(a.bin).start()
     try:
-        for t in (test_service, test_collections, test_points, test_query, test_named_sparse_euclid, test_shared_engine):
+        for t in (test_service, test_layer_errors, test_collections, test_points, test_query, test_named_sparse_euclid, test_shared_engine):
             r.run(t, q)
     finally:
         q.stop()
