@@ -71,7 +71,11 @@ class QServer:
         return r["result"]
 
     def stop(self):
+        """SIGTERM; the exit code must be 0 (under ASan a leak makes it non-zero)."""
+        rc = self.s.stop()
+        tail = self.s.tail()
         self.s.cleanup()
+        check(rc == 0, "server exit code", rc, tail[-1500:])
 
 
 # ---- independent golden implementations ----
@@ -450,7 +454,7 @@ def main():
         for t in (test_service, test_layer_errors, test_collections, test_points, test_query, test_named_sparse_euclid, test_shared_engine):
             r.run(t, q)
     finally:
-        q.stop()
+        r.run(q.stop)
     r.run(test_api_key, a.bin)
     r.run(test_off_by_default, a.bin)
     print(f"schema-validated responses: {VALIDATED['count']} (not in the 1.19 schema: {VALIDATED['unschemad']})")

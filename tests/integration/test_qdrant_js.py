@@ -58,7 +58,10 @@ def main():
                            cwd=JS, env=env, capture_output=True, text=True, timeout=60)
         hx.check(r.returncode == 0, "call without the api key must get 401", r.returncode, r.stderr)
     finally:
+        rc = s.stop()
+        tail = s.tail()
         s.cleanup()
+    hx.check(rc == 0, "server exit code (a leak under ASan makes it non-zero)", rc, tail[-1500:])
     print("1 passed, 0 failed")
 
 
