@@ -396,6 +396,33 @@ def test_named_sparse_euclid(q):
     q.ok("DELETE", "/collections/ns")
 
 
+def test_concurrent(q):
+    """Writers and readers at once on the thread pool: every write lands once."""
+    import threading
+    q.ok("PUT", "/collections/conc", {"vectors": {"size": 4, "distance": "Dot"}})
+    errors = []
+
+    def worker(t):
+        try:
+            for b in range(5):
+                ids = [t * 1000 + b * 10 + i for i in range(10)]
+                q.ok("PUT", "/collections/conc/points", {"points": [{"id": i, "vector": [1, t, b, i % 7], "payload": {"t": t}} for i in ids]})
+                q.ok("POST", "/collections/conc/points/query", {"query": [1, 0, 0, 1], "limit": 5, "filter": {"must": [{"key": "t", "match": {"value": t}}]}})
+                q.ok("POST", "/collections/conc/points/scroll", {"limit": 3})
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    check(not errors, "no errors", errors[:3])
+    check(q.ok("POST", "/collections/conc/points/count", {})["count"] == 300, "all writes landed")
+    for t in range(6):
+        c = q.ok("POST", "/collections/conc/points/count", {"filter": {"must": [{"key": "t", "match": {"value": t}}]}})
+        check(c["count"] == 50, "per writer", t, c)
+    q.ok("DELETE", "/collections/conc")
+
+
 def test_api_key(binary):
     q = QServer(binary, {"HEIMDEX_QDRANT_API_KEY": "s3cret"}).start()
     try:
@@ -451,7 +478,8 @@ def main():
     r = hx.Runner()
     q = QServer(a.bin).start()
     try:
-        for t in (test_service, test_layer_errors, test_collections, test_points, test_query, test_named_sparse_euclid, test_shared_engine):
+        for t in (test_service, test_layer_errors, test_collections, test_points, test_query, test_named_sparse_euclid, test_shared_engine,
+                  test_concurrent):
             r.run(t, q)
     finally:
         r.run(q.stop)
