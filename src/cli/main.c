@@ -160,14 +160,15 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   if (workers_on && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.models, app.cfg.workers, &workers, &err))
     goto fail;
   if (http_on) {
-    hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
-                       hx_api_routes, &app};
-    if (hx_http_start(&ho, &http, &err)) goto fail;
-    /* the Qdrant-compatible API over the same engine, when HEIMDEX_QDRANT_LISTEN is set */
-    if (hx_qdrant_start(hx_vstore_engine_db(app.vs), app.cfg.http_threads, app.cfg.max_body_bytes, &qapi, &err))
+    /* the Qdrant-compatible API over the same engine, when HEIMDEX_QDRANT_LISTEN is
+     * set; up before the main API, so a ready /healthz means both listen */
+    if (hx_qdrant_start(hx_vstore_engine_db(app.vs), app.cfg.http_threads, HX_QDRANT_MAX_BODY, &qapi, &err))
       goto fail;
     if (qapi) hx_log(HX_LOG_INFO, "qdrant_api_started", json_pack("{s:i,s:s}", "port", hx_qdrant_port(qapi), "tenant",
                                                                  HX_QDRANT_TENANT));
+    hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
+                       hx_api_routes, &app, NULL};
+    if (hx_http_start(&ho, &http, &err)) goto fail;
   }
   hx_log(HX_LOG_INFO, "server_started",
          json_pack("{s:s,s:i,s:s,s:i,s:b,s:b,s:s,s:s}", "host", http_on ? app.cfg.listen_host : "",

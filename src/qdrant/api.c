@@ -554,6 +554,11 @@ const hx_route hx_qdrant_routes[] = {
 
 /* ---- listener ---- */
 
+/* 404 / 405 / 413 of the HTTP layer in Qdrant's error shape. */
+static void error_body(hx_resp *r, int status, const char *msg) {
+  hx_resp_json(r, status, json_pack("{s:{s:s},s:f}", "status", "error", msg, "time", 0.0));
+}
+
 struct hx_qdrant {
   hx_qdrant_app app;
   hx_http *http;
@@ -582,7 +587,7 @@ int hx_qdrant_start(struct hx_vec *db, int threads, long max_body, hx_qdrant **o
   if (!q) return hx_err_set(err, HX_ENOMEM, "out of memory");
   q->app.db = db;
   if (key) snprintf(q->app.api_key, sizeof q->app.api_key, "%s", key);
-  hx_http_opts ho = {host, (int)port, threads, max_body, hx_qdrant_routes, &q->app};
+  hx_http_opts ho = {host, (int)port, threads, max_body, hx_qdrant_routes, &q->app, error_body};
   int rc = hx_http_start(&ho, &q->http, err);
   if (rc) {
     free(q);

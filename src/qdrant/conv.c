@@ -379,47 +379,53 @@ int hx__qd_parse_vector_input(const json_t *v, const char *what, hx__qd_arena *a
   return hx__qd_bad(err, "%s: expected a vector, a sparse vector or a point id", what);
 }
 
-/* VectorStruct of one point: [floats] | {name: [floats] | {indices, values}} */
-static int parse_vector_struct(const json_t *v, const char *what, hx__qd_arena *a, hx_vec_point *p, hx_err *err) {
+/* Room for the named vectors of one point. */
+static int point_vectors_init(hx__qd_arena *a, hx_vec_point *p, hx_err *err) {
   hx_vec_dense *d = hx__qd_alloc(a, HX__QD_MAX_VECTORS * sizeof *d);
   hx_vec_sparse *s = hx__qd_alloc(a, HX__QD_MAX_VECTORS * sizeof *s);
   if (!d || !s) return OOM(err);
   p->dense = d;
   p->sparse = s;
-  char w[128];
+  return 0;
+}
+
+/* Adds vector x named k (borrowed: must outlive the point) to p. */
+static int add_named(const char *k, const json_t *x, const char *what, hx__qd_arena *a, hx_vec_point *p, hx_err *err) {
+  hx_vec_dense *d = (hx_vec_dense *)p->dense;
+  hx_vec_sparse *s = (hx_vec_sparse *)p->sparse;
+  char w[160];
   int rc;
-  if (json_is_array(v)) {
+  snprintf(w, sizeof w, "%s.%s", what, k);
+  if (p->ndense + p->nsparse == HX__QD_MAX_VECTORS) return hx__qd_bad(err, "%s: too many vectors", what);
+  if (json_is_array(x)) {
     float *f;
-    if ((rc = parse_dense(v, what, a, &f, &d[0].dim, err))) return rc;
-    d[0].name = "";
-    d[0].v = f;
-    p->ndense = 1;
-    return 0;
+    if ((rc = parse_dense(x, w, a, &f, &d[p->ndense].dim, err))) return rc;
+    d[p->ndense].name = k;
+    d[p->ndense++].v = f;
+  } else if (json_is_object(x) && json_object_get(x, "indices")) {
+    uint32_t *idx;
+    float *val;
+    if ((rc = parse_sparse(x, w, a, &idx, &val, &s[p->nsparse].n, err))) return rc;
+    s[p->nsparse].name = k;
+    s[p->nsparse].idx = idx;
+    s[p->nsparse++].val = val;
+  } else if (json_is_object(x)) {
+    return hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: %s: inference objects (text, image, document) are not supported", w);
+  } else if (!json_is_null(x)) {
+    return hx__qd_bad(err, "%s: expected a vector or a sparse vector", w);
   }
+  return 0;
+}
+
+/* VectorStruct of one point: [floats] | {name: [floats] | {indices, values}} */
+static int parse_vector_struct(const json_t *v, const char *what, hx__qd_arena *a, hx_vec_point *p, hx_err *err) {
+  int rc = point_vectors_init(a, p, err);
+  if (rc) return rc;
+  if (json_is_array(v)) return add_named("", v, what, a, p, err);
   if (!json_is_object(v)) return hx__qd_bad(err, "%s: expected a vector or an object of named vectors", what);
   const char *k;
   json_t *x;
-  json_object_foreach((json_t *)v, k, x) {
-    snprintf(w, sizeof w, "%s.%s", what, k);
-    if (p->ndense + p->nsparse == HX__QD_MAX_VECTORS) return hx__qd_bad(err, "%s: too many vectors", what);
-    if (json_is_array(x)) {
-      float *f;
-      if ((rc = parse_dense(x, w, a, &f, &d[p->ndense].dim, err))) return rc;
-      d[p->ndense].name = k;
-      d[p->ndense++].v = f;
-    } else if (json_is_object(x) && json_object_get(x, "indices")) {
-      uint32_t *idx;
-      float *val;
-      if ((rc = parse_sparse(x, w, a, &idx, &val, &s[p->nsparse].n, err))) return rc;
-      s[p->nsparse].name = k;
-      s[p->nsparse].idx = idx;
-      s[p->nsparse++].val = val;
-    } else if (json_is_object(x)) {
-      return hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: %s: inference objects (text, image, document) are not supported", w);
-    } else {
-      return hx__qd_bad(err, "%s: expected a vector or a sparse vector", w);
-    }
-  }
+  json_object_foreach((json_t *)v, k, x) if ((rc = add_named(k, x, what, a, p, err))) return rc;
   return 0;
 }
 
@@ -475,26 +481,16 @@ static int parse_batch(const json_t *b, hx__qd_arena *a, hx_vec_point **pts, siz
       if ((rc = parse_vector_struct(json_array_get(vecs, i), w, a, &p[i], err))) return rc;
     }
   } else if (json_is_object(vecs)) {
-    /* {name: [vector per id]}: regroup per point */
-    json_t *per = json_array();
-    for (size_t i = 0; i < *n; i++) json_array_append_new(per, json_object());
+    /* {name: [vector per id]}: names are borrowed from the body */
     const char *k;
     json_t *col;
-    rc = 0;
-    json_object_foreach((json_t *)vecs, k, col) {
-      if (!json_is_array(col) || json_array_size(col) != *n) {
-        rc = hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: batch.vectors.%s must have one vector per id", k);
-        break;
-      }
-      for (size_t i = 0; i < *n; i++) json_object_set(json_array_get(per, i), k, json_array_get(col, i));
-    }
-    for (size_t i = 0; !rc && i < *n; i++) {
+    json_object_foreach((json_t *)vecs, k, col) if (!json_is_array(col) || json_array_size(col) != *n)
+      return hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: batch.vectors.%s must have one vector per id", k);
+    for (size_t i = 0; i < *n; i++) {
       snprintf(w, sizeof w, "batch.vectors[%zu]", i);
-      rc = parse_vector_struct(json_array_get(per, i), w, a, &p[i], err);
+      if ((rc = point_vectors_init(a, &p[i], err))) return rc;
+      json_object_foreach((json_t *)vecs, k, col) if ((rc = add_named(k, json_array_get(col, i), w, a, &p[i], err))) return rc;
     }
-    /* the per-point objects only borrow arrays that body keeps alive */
-    json_decref(per);
-    if (rc) return rc;
   } else {
     return hx__qd_bad(err, "batch.vectors: expected an array or an object of named vectors");
   }
@@ -581,7 +577,10 @@ static int in_keys(const json_t *arr, const char *k) {
   return 0;
 }
 
+/* Qdrant writes "payload": null and "vector": null when they were not asked for. */
 void hx__qd_put_selected(json_t *obj, const hx__qd_coll *c, const hx_vec_record *r, const hx__qd_sel *sel) {
+  if (!sel->payload) json_object_set_new(obj, "payload", json_null());
+  if (!sel->vector) json_object_set_new(obj, "vector", json_null());
   if (sel->payload) {
     json_t *pl = json_object();
     const char *k;

@@ -46,6 +46,9 @@ extern const hx_route hx_qdrant_routes[];
 
 typedef struct hx_qdrant hx_qdrant;
 
+/* Qdrant's default request size limit (service.max_request_size_mb = 32). */
+#define HX_QDRANT_MAX_BODY ((long)32 << 20)
+
 /* Reads HEIMDEX_QDRANT_LISTEN and HEIMDEX_QDRANT_API_KEY. Unset listen: *out =
  * NULL and 0. Otherwise starts the listener over db (borrowed; must outlive
  * the server). A bad address fails with HX_ECONFIG and one clear message. */
