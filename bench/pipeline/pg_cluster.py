@@ -1,5 +1,6 @@
 """bench/pipeline --backend pg: the production topology on this machine
-(private PostgreSQL + Redis, one API process, two `heimdex worker` processes),
+(private PostgreSQL + Redis, one API process, two `heimdex worker` processes, the
+vectors in a second heimdex serving the Qdrant-compatible API: hx.Cluster),
 loaded by the same C load generator; completion times come from PostgreSQL's
 job.finished_at. Prints one JSON line like the embedded run."""
 import json

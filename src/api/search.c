@@ -46,10 +46,6 @@ void hx_api_vectors_delete_asset(void *a, hx_req *req, hx_resp *resp) {
   hx_err err = {0};
   int rc = app->vs->ops->del_where(app->vs, HX_COLLECTION, who.org_id, filter, &deleted, &err);
   json_decref(filter);
-  if (rc == HX_EUNSUPP) {
-    hx_resp_detail(resp, 501, "deleting by asset needs the built-in engine or Qdrant (QDRANT_URL)");
-    return;
-  }
   if (rc) {
     hx_resp_err(resp, &err);
     return;

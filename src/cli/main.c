@@ -9,6 +9,7 @@
  */
 #include "api/app.h"
 #include "cli/cli.h"
+#include "qdrant/qdrant.h"
 #include "queue/queue.h"
 #include "obs/metrics.h"
 #include "util/log.h"
@@ -88,12 +89,13 @@ static int open_stores(hx_app *app, hx_err *err) {
     rc = hx_ledger_open_sqlite(path, app->cfg.sync_commit, &app->ledger, err);
   }
   if (rc) return rc;
-  /* One process owns the built-in engine. The multi-process topology (PostgreSQL
-   * ledger, API and worker processes apart) shares the SQLite store until it
-   * runs on Qdrant. */
-  if (app->cfg.use_pg) {
-    snprintf(path, sizeof path, "%s/vectors.db", app->cfg.data_dir);
-    rc = hx_vstore_open_sqlite(path, app->cfg.sync_commit, &app->vs, err);
+  /* Qdrant when configured: any number of API and worker processes share it.
+   * Else the built-in engine, owned by this one process (a second process on
+   * the same data dir is refused with a message pointing at QDRANT_URL). */
+  if (app->cfg.enable_qdrant && app->cfg.qdrant_url[0]) {
+    hx_vstore_qdrant_opts qo = {.url = app->cfg.qdrant_url, .api_key = app->cfg.qdrant_api_key,
+                                .timeout_ms = app->cfg.qdrant_timeout_ms};
+    rc = hx_vstore_open_qdrant(&qo, &app->vs, err);
   } else {
     snprintf(path, sizeof path, "%s/vec", app->cfg.data_dir);
     rc = hx_vstore_open_engine(path, app->cfg.sync_commit, &app->vs, err);
@@ -139,6 +141,7 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
 
   hx_workers *workers = NULL;
   hx_http *http = NULL;
+  hx_qdrant *qapi = NULL;
   if (hx_models_new(&app.cfg, &app.models, &err)) {
     rc = die_config(&err);
     goto out;
@@ -158,8 +161,14 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   if (workers_on && hx_workers_start(&app.cfg, app.ledger, app.queue, app.vs, app.models, app.cfg.workers, &workers, &err))
     goto fail;
   if (http_on) {
+    /* the Qdrant-compatible API over the same engine, when HEIMDEX_QDRANT_LISTEN is
+     * set; up before the main API, so a ready /healthz means both listen */
+    if (hx_qdrant_start(hx_vstore_engine_db(app.vs), app.cfg.http_threads, HX_QDRANT_MAX_BODY, &qapi, &err))
+      goto fail;
+    if (qapi) hx_log(HX_LOG_INFO, "qdrant_api_started", json_pack("{s:i,s:s}", "port", hx_qdrant_port(qapi), "tenant",
+                                                                 HX_QDRANT_TENANT));
     hx_http_opts ho = {app.cfg.listen_host, app.cfg.listen_port, app.cfg.http_threads, app.cfg.max_body_bytes,
-                       hx_api_routes, &app};
+                       hx_api_routes, &app, NULL};
     if (hx_http_start(&ho, &http, &err)) goto fail;
   }
   hx_log(HX_LOG_INFO, "server_started",
@@ -181,7 +190,9 @@ out:
    * jobs cut short stay 'running' and are recovered at the next start (embedded)
    * or reclaimed from the queue by another worker (Redis) */
   hx_http_quiesce(http);
+  hx_qdrant_quiesce(qapi);
   hx_http_stop(http);
+  hx_qdrant_stop(qapi);
   hx_dispatcher_stop(app.disp);
   hx_workers_stop(workers);
   close_stores(&app);
@@ -307,7 +318,7 @@ static int cmd_doctor(int argc, char **argv) {
     bad |= doctor_line("redis", ok, ok ? NULL : reason);
   }
   if (app.cfg.qdrant_url[0]) {
-    int ok = hx_probe_http_once(app.cfg.qdrant_url, 3000, reason);
+    int ok = hx_probe_http_once(app.cfg.qdrant_url, app.cfg.qdrant_api_key, 3000, reason);
     bad |= doctor_line("qdrant", ok, ok ? NULL : reason);
   }
   curl_global_cleanup();

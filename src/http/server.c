@@ -129,6 +129,12 @@ static void set_request_id(struct MHD_Connection *c, hx_req *req) {
   }
 }
 
+/* An error of the HTTP layer itself, in the listener's error shape. */
+static void layer_error(hx_http *h, hx_resp *resp, int status, const char *msg) {
+  if (h->o.error_body) h->o.error_body(resp, status, msg);
+  else hx_resp_detail(resp, status, "%s", msg);
+}
+
 static const char *route(hx_http *h, hx_req *req, hx_resp *resp) {
   char scratch[2048];
   int path_matched = 0;
@@ -152,10 +158,10 @@ static const char *route(hx_http *h, hx_req *req, hx_resp *resp) {
   }
   if (path_matched) {
     snprintf(resp->extra_header[0], sizeof resp->extra_header[0], "Allow: %s", allow);
-    hx_resp_detail(resp, 405, "Method Not Allowed");
+    layer_error(h, resp, 405, "Method Not Allowed");
     return "method_not_allowed";
   }
-  hx_resp_detail(resp, 404, "Not Found");
+  layer_error(h, resp, 404, "Not Found");
   return "unmatched";
 }
 
@@ -190,7 +196,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   const char *pattern = "too_large";
   set_request_id(c, &req);
   if (cc->too_big) {
-    hx_resp_detail(&resp, 413, "Request body too large (limit %ld bytes)", h->o.max_body);
+    char msg[96];
+    snprintf(msg, sizeof msg, "Request body too large (limit %ld bytes)", h->o.max_body);
+    layer_error(h, &resp, 413, msg);
     /* the rest of an oversized body is not read: close the connection after answering */
     snprintf(resp.extra_header[1], sizeof resp.extra_header[1], "Connection: close");
   } else {

@@ -53,6 +53,9 @@ typedef struct hx_http_opts {
   long max_body;
   const hx_route *routes;        /* borrowed, terminated by {NULL} */
   void *app;
+  /* Writes the body of the layer's own errors (404 no route, 405, 413) in the
+   * listener's error shape; NULL = {"detail": msg}. */
+  void (*error_body)(hx_resp *r, int status, const char *msg);
 } hx_http_opts;
 
 int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err);

@@ -96,7 +96,7 @@ int hx_probe_redis_once(const char *url, int timeout_ms, char reason[64]) {
 
 static size_t discard(void *p, size_t sz, size_t n, void *u) { return sz * n; }
 
-int hx_probe_http_once(const char *url, int timeout_ms, char reason[64]) {
+int hx_probe_http_once(const char *url, const char *api_key, int timeout_ms, char reason[64]) {
   CURL *h = curl_easy_init();
   if (!h) { snprintf(reason, 64, "exception:CurlInit"); return 0; }
   char root[600];
@@ -106,10 +106,18 @@ int hx_probe_http_once(const char *url, int timeout_ms, char reason[64]) {
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  struct curl_slist *hdr = NULL;
+  if (api_key && api_key[0]) {  /* Qdrant with an API key may refuse its root without it */
+    char line[300];
+    snprintf(line, sizeof line, "api-key: %s", api_key);
+    hdr = curl_slist_append(NULL, line);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  }
   CURLcode rc = curl_easy_perform(h);
   long code = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(h);
+  curl_slist_free_all(hdr);
   if (rc == CURLE_OPERATION_TIMEDOUT) { snprintf(reason, 64, "timeout"); return 0; }
   if (rc != CURLE_OK) { snprintf(reason, 64, "exception:ConnectionError"); return 0; }
   if (code != 200) { snprintf(reason, 64, "http_%ld", code); return 0; }
@@ -133,7 +141,7 @@ static int attempt_once(hx_probes *p, int dep, char reason[64]) {
   switch (dep) {
     case DEP_PG: return hx_probe_pg_once(c->database_url, c->probe_timeout_ms, reason);
     case DEP_REDIS: return hx_probe_redis_once(c->redis_url_probe, c->probe_timeout_ms, reason);
-    case DEP_QDRANT: return hx_probe_http_once(c->qdrant_url, c->probe_timeout_ms, reason);
+    case DEP_QDRANT: return hx_probe_http_once(c->qdrant_url, c->qdrant_api_key, c->probe_timeout_ms, reason);
     default: snprintf(reason, 64, "exception:NotSupported"); return 0; /* no GCS client in this build */
   }
 }

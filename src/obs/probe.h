@@ -28,6 +28,6 @@ json_t *hx_probes_check(hx_probes *p, const char *dep);
 /* Single attempts (exposed for tests): 1 = ok; reason gets the failure word. */
 int hx_probe_pg_once(const char *conninfo, int timeout_ms, char reason[64]);
 int hx_probe_redis_once(const char *url, int timeout_ms, char reason[64]);
-int hx_probe_http_once(const char *url, int timeout_ms, char reason[64]);
+int hx_probe_http_once(const char *url, const char *api_key, int timeout_ms, char reason[64]); /* GET url/ */
 
 #endif

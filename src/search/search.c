@@ -36,12 +36,8 @@ void hx_search_free(hx_search *s) {
   free(s);
 }
 
-/* The store's answer for a backend that cannot search (the SQLite store). */
+/* A store's HX_EINVAL is a bad filter: 422. */
 static int store_err(int rc, hx_err *err) {
-  if (rc == HX_EUNSUPP)
-    return hx_err_setst(err, HX_EUNSUPP, 501,
-                        "search needs the built-in engine or Qdrant (QDRANT_URL); this deployment's vector store "
-                        "(the shared SQLite file of the PostgreSQL topology) cannot search");
   if (rc == HX_EINVAL && err) err->status = 422;
   return rc;
 }

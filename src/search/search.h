@@ -124,7 +124,7 @@ void hx_search_free(hx_search *s);
 /* Runs p for org and builds the response body
  * {results:[{point_id, score, payload[, vector][, explain]}], query_model,
  *  query_model_ver, total} (*out, new reference). Errors carry their status:
- * unknown model 400, dimension mismatch 422, a store without search 501. */
+ * unknown model 400, dimension mismatch 422. */
 int hx_search_run(hx_search *s, hx_vstore *vs, hx_models *models, const char *org, const hx_search_plan *p,
                   json_t **out, hx_err *err);
 

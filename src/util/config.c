@@ -74,6 +74,8 @@ json_t *hx_config_json(const hx_config *c) {
       c->qdrant_url, "ledger", c->use_pg ? "postgresql" : "sqlite");
   json_object_set_new(o, "DATABASE_URL", masked_url(c->database_url));
   json_object_set_new(o, "REDIS_URL", masked_url(c->redis_url));
+  json_object_set_new(o, "QDRANT_API_KEY", json_string(c->qdrant_api_key[0] ? "***" : ""));
+  json_object_set_new(o, "HEIMDEX_QDRANT_TIMEOUT_MS", json_integer(c->qdrant_timeout_ms));
   json_object_set_new(o, "queue", json_string(c->redis_url[0] ? "redis" : "inproc"));
   json_object_set_new(o, "HEIMDEX_MODELS_DIR", json_string(c->models_dir));
   json_object_set_new(o, "EMBEDDING_MODEL_NAME", json_string(c->embedding_model));
@@ -177,6 +179,8 @@ int hx_config_load(hx_config *c, hx_err *err) {
   if ((rc = get_str("QDRANT_URL", "", c->qdrant_url, sizeof c->qdrant_url, err))) return rc;
   if ((rc = get_bool("ENABLE_QDRANT", c->qdrant_url[0] != '\0', &c->enable_qdrant, err))) return rc;
   if ((rc = get_bool("ENABLE_GCS", 0, &c->enable_gcs, err))) return rc;
+  if ((rc = get_str("QDRANT_API_KEY", "", c->qdrant_api_key, sizeof c->qdrant_api_key, err))) return rc;
+  INT("HEIMDEX_QDRANT_TIMEOUT_MS", 30000, 100, 600000, qdrant_timeout_ms);
   if (c->enable_qdrant && !c->qdrant_url[0]) snprintf(c->qdrant_url, sizeof c->qdrant_url, "http://localhost:6333");
   if (c->enable_redis && !c->redis_url[0]) snprintf(c->redis_url_probe, sizeof c->redis_url_probe, "redis://localhost:6379/0");
   else snprintf(c->redis_url_probe, sizeof c->redis_url_probe, "%s", c->redis_url);

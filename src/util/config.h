@@ -40,6 +40,8 @@ typedef struct hx_config {
   char redis_url[512];        /* REDIS_URL: Redis Streams queue ("" = in-process) */
   char redis_url_probe[512];  /* what /readyz pings: REDIS_URL, or the original's default when ENABLE_REDIS alone */
   char qdrant_url[512];       /* QDRANT_URL */
+  char qdrant_api_key[256];   /* QDRANT_API_KEY: sent as the `api-key` header ("" = none) */
+  int qdrant_timeout_ms;      /* HEIMDEX_QDRANT_TIMEOUT_MS (30000): a whole Qdrant request (connect: 2 s) */
   char models_dir[512];       /* HEIMDEX_MODELS_DIR (./models): Hugging Face model directories */
   char embedding_model[64];   /* EMBEDDING_MODEL_NAME: the default model ("" = minilm-l6-v2 if installed, else lexical) */
   int max_batch_segments;     /* HEIMDEX_MAX_BATCH_SEGMENTS (10000): segments per /vectors/embed/batch */

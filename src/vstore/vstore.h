@@ -2,9 +2,8 @@
  * vstore.h - the vector store the API and workers talk to.
  *
  * Backends are function tables: engine.c (the built-in engine of src/vec, the
- * embedded default), qdrant.c (Qdrant over REST, QDRANT_URL) and sqlite.c (the
- * first store, a SQLite file several processes can share; kept only until the
- * Qdrant backend serves the multi-process topology).
+ * embedded default, owned by one process) and qdrant.c (Qdrant over REST,
+ * QDRANT_URL: what several API and worker processes share).
  *
  * Every call names exactly one org: the store keeps tenants apart (the engine
  * partitions by org, Qdrant filters on org_id), and a point of another org
@@ -95,7 +94,20 @@ struct hx_vstore { const hx_vstore_ops *ops; };
 int hx_vstore_open_engine(const char *dir, int sync, hx_vstore **out, hx_err *err);
 /* The engine database behind an engine store (offline tools, the Qdrant-compatible API). */
 struct hx_vec *hx_vstore_engine_db(hx_vstore *s);
-int hx_vstore_open_sqlite(const char *path, int sync, hx_vstore **out, hx_err *err);
+
+/* Qdrant over REST (qdrant.c). Zero fields take the defaults in brackets. */
+typedef struct hx_vstore_qdrant_opts {
+  const char *url;           /* QDRANT_URL, e.g. http://qdrant:6333 (borrowed, copied) */
+  const char *api_key;       /* QDRANT_API_KEY, sent as `api-key`; NULL or "" = none */
+  long timeout_ms;           /* whole request [30000] */
+  long connect_timeout_ms;   /* [2000] */
+  int retries;               /* after the first attempt, on 5xx and connection errors [3]; -1 = none */
+  long backoff_ms;           /* first retry delay, doubled each time, capped at 2 s, +-20% jitter [100] */
+} hx_vstore_qdrant_opts;
+
+/* Opens no connection: Qdrant being down is reported by the calls (HX_EUNAVAIL
+ * once the retries are spent), so a process starts while Qdrant restarts. */
+int hx_vstore_open_qdrant(const hx_vstore_qdrant_opts *o, hx_vstore **out, hx_err *err);
 
 void hx_vstore_hits_release(hx_vhit *hits, size_t n);
 

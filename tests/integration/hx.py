@@ -56,8 +56,16 @@ def make_token(claims=None, secret=SECRET, alg="HS256", header=None, **kw):
 
 
 class Server:
-    def __init__(self, binary, env=None, data_dir=None):
+    """A heimdex process on a free loopback port with a private data dir. With
+    HX_IT_QDRANT=1 in the environment (ctest's *_qdrant runs) its vector store is
+    Qdrant: a second heimdex serving the Qdrant-compatible API (QdrantCompat),
+    started and stopped with it."""
+
+    def __init__(self, binary, env=None, data_dir=None, qdrant=None):
         self.binary = binary
+        if qdrant is None:
+            qdrant = os.environ.get("HX_IT_QDRANT") == "1" and "QDRANT_URL" not in (env or {})
+        self.qdrant = QdrantCompat(binary) if qdrant else None
         self.tmp = tempfile.mkdtemp(prefix="hx-it-")
         self.data = data_dir or os.path.join(self.tmp, "data")
         self.port = free_port()
@@ -68,6 +76,8 @@ class Server:
             "HEIMDEX_MOCK_STAGE_MS": "20,20,20", "OUTBOX_DISPATCH_INTERVAL_MS": "50",
             "HEIMDEX_RETRY_MIN_MS": "20", "HEIMDEX_RETRY_MAX_MS": "200", "HEIMDEX_LOG_LEVEL": "info",
         })
+        if self.qdrant:
+            self.env.update({"QDRANT_URL": self.qdrant.url, "QDRANT_API_KEY": QDRANT_KEY})
         self.env.update(env or {})
         self.proc = None
         self.base = f"http://127.0.0.1:{self.port}"
@@ -76,6 +86,8 @@ class Server:
         return self.start_cmd(["serve"])
 
     def start_cmd(self, argv):
+        if self.qdrant and not self.qdrant.proc:
+            self.qdrant.start()
         self.log = open(os.path.join(self.tmp, "server.log"), "ab")
         self.proc = subprocess.Popen([self.binary] + argv, env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
@@ -139,6 +151,8 @@ class Server:
             self.stop()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.qdrant:
+                self.qdrant.cleanup()
 
     def req(self, method, path, body=None, token=None, headers=None, raw=None, timeout=30):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -166,6 +180,51 @@ class Server:
                 return j
             time.sleep(0.02)
         raise AssertionError(f"job {job_id} not terminal after {timeout}s: {j}")
+
+
+QDRANT_KEY = "it-qdrant-key"
+
+
+class QdrantCompat(Server):
+    """A heimdex serving only the Qdrant-compatible API (HEIMDEX_QDRANT_LISTEN,
+    api key QDRANT_KEY) over its own engine: the Qdrant of another heimdex's
+    QDRANT_URL in tests. qreq() talks Qdrant's REST API to it."""
+
+    def __init__(self, binary):
+        self.qport = free_port()
+        super().__init__(binary, qdrant=False, env={"HEIMDEX_QDRANT_LISTEN": f"127.0.0.1:{self.qport}",
+                                                    "HEIMDEX_QDRANT_API_KEY": QDRANT_KEY})
+        self.url = f"http://127.0.0.1:{self.qport}"
+
+    def start(self):
+        return self.start_cmd(["serve", "--no-worker", "--no-dispatch"])
+
+    def qreq(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        r = urllib.request.Request(self.url + path, data=data, method=method,
+                                   headers={"Content-Type": "application/json", "api-key": QDRANT_KEY})
+        try:
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def points(self, filt, collection="embeddings"):
+        """Every point matching filt (payloads, no vectors), by scrolling."""
+        out, offset = [], None
+        while True:
+            body = {"filter": filt, "limit": 1000, "with_payload": True, "with_vector": False}
+            if offset is not None:
+                body["offset"] = offset
+            st, r = self.qreq("POST", f"/collections/{collection}/points/scroll", body)
+            if st == 404:
+                return out
+            if st != 200:
+                raise RuntimeError(f"scroll failed: {st} {r}")
+            out += r["result"]["points"]
+            offset = r["result"].get("next_page_offset")
+            if offset is None:
+                return out
 
 
 def point_id(org, asset, segment, model="mock", ver="v1"):
@@ -299,14 +358,18 @@ class Cluster:
     """The production topology on one machine: PostgreSQL ledger, Redis queue,
     `apis` API processes (`serve --no-worker`, each with its dispatcher) and
     `workers` `heimdex worker` processes. Requests alternate between the APIs.
-    Offers the same methods the tests use on Server."""
+    The vector store all of them share is Qdrant: a heimdex serving the
+    Qdrant-compatible API (self.qdrant). Offers the same methods the tests use
+    on Server."""
 
     def __init__(self, binary, apis=2, workers=2, env=None):
         self.pg = PgServer().start().createdb()
         self.redis = RedisServer().start()
+        self.qdrant = QdrantCompat(binary).start()
         self.tmp = tempfile.mkdtemp(prefix="hx-cluster-")
         self.data = os.path.join(self.tmp, "data")
-        common = {"DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url, "HEIMDEX_QUEUE_VISIBILITY_MS": "3000"}
+        common = {"DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url, "HEIMDEX_QUEUE_VISIBILITY_MS": "3000",
+                  "QDRANT_URL": self.qdrant.url, "QDRANT_API_KEY": QDRANT_KEY}
         common.update(env or {})
         subprocess.run([binary, "migrate"], env={**os.environ, "DEV_JWT_SECRET": SECRET, "HEIMDEX_DATA_DIR": self.data,
                                                  **common}, check=True, stdout=subprocess.DEVNULL)
@@ -346,4 +409,5 @@ class Cluster:
         finally:
             self.redis.cleanup()
             self.pg.cleanup()
+            self.qdrant.cleanup()
             shutil.rmtree(self.tmp, ignore_errors=True)
