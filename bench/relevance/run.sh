@@ -14,7 +14,7 @@ if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then build="$1"; shift; fi
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/heimdex-bench/apt"
 if ! ls "$cache"/lists/*_main_i18n_Translation-en* > /dev/null 2>&1; then
   mkdir -p "$cache/lists/partial" "$cache/cache/archives/partial"
-  apt-get update -qq -o Acquire::Languages=en -o Dir::State::Lists="$cache/lists" \
+  apt-get update -qq -o APT::Sandbox::User=root -o Acquire::Languages=en -o Dir::State::Lists="$cache/lists" \
     -o Dir::Cache="$cache/cache" -o APT::Get::List-Cleanup=false > /dev/null
 fi
 exec /usr/bin/python3 "$root/bench/relevance/relevance_bench.py" --binary "$build/heimdex" \
