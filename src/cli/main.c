@@ -5,9 +5,11 @@
  *   heimdex worker [--data DIR]
  *   heimdex token --org ORG --user USER [--role R] [--minutes N]
  *   heimdex migrate [--data DIR]
+ *   heimdex ingest PATH... --server URL --token T [--asset-id ID]   (cli/ingest.h)
  *   heimdex version
  */
 #include "api/app.h"
+#include "cli/ingest.h"
 #include "queue/queue.h"
 #include "obs/metrics.h"
 #include "util/log.h"
@@ -39,6 +41,8 @@ static const char USAGE[] =
     "            --org ORG --user USER [--role R] [--minutes N (default 60)]\n"
     "  migrate   create or upgrade the schemas (data directory, PostgreSQL) and exit\n"
     "            --data DIR\n"
+    "  ingest    upload documents (files or directories) and wait until they are searchable\n"
+    "            PATH... --server URL --token T [--asset-id ID]  (ingest --help)\n"
     "  config    print the effective configuration (secrets masked)\n"
     "  doctor    check the configuration, data dir and each dependency\n"
     "  version   print the version\n"
@@ -350,6 +354,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
   if (!strcmp(cmd, "migrate")) return cmd_migrate(argc - 1, argv + 1);
+  if (!strcmp(cmd, "ingest")) return hx_cli_ingest(argc - 1, argv + 1);
   fprintf(stderr, "heimdex: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }
