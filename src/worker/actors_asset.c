@@ -6,7 +6,7 @@
  *                 filename, content_sha256, bytes, model})
  *
  * extract (extract/extract.h) -> chunk by the model's tokens (chunk/chunk.h,
- * ~15% overlap) -> embed 32 chunks at a time with the shared embedder ->
+ * ~15% overlap) -> embed 256 chunks at a time with the shared embedder ->
  * upsert under point_id(org, asset, "chunk-NNNN", model, model_ver), job
  * progress = chunks embedded / total. Then the chunks of the previous version
  * that the new one does not overwrite are deleted: the asset record
@@ -32,7 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EMBED_BATCH 32
+#define EMBED_BATCH 256   /* chunks per embed call and per durable upsert (one fsync) */
 #define MODEL_VER "v1"
 
 static const char *kw(const hx_job_msg *m, const char *key) {

@@ -262,6 +262,29 @@ def test_tokens_of_the_model(binary, fx):
         s.cleanup()
 
 
+def test_production_ledger(binary, fx, expect):
+    """The asset record on PostgreSQL (migration 2), API and worker in separate processes sharing the data dir."""
+    c = hx.Cluster(binary, apis=1, workers=1, env={"HEIMDEX_CHUNK_TOKENS": "64", "EMBEDDING_MODEL_NAME": MODEL}).start()
+    try:
+        tok = hx.make_token()
+        job, a = ingest_ok(c, tok, "pg-en", os.path.join(fx, "en.txt"), "text/plain")
+        n = a["chunk_count"]
+        short = os.path.join(fx, "en_short_pg.txt")
+        with open(short, "w") as f:
+            f.write(expect["en"]["paragraphs"][0] + "\n")
+        job, a = ingest_ok(c, tok, "pg-en", short, "text/plain")
+        check(a["chunk_count"] < n and job["result"]["stale_chunks_deleted"] == n - a["chunk_count"] and
+              a["source_type"] == "text", "pg: shorter version", a, job)
+        r = upload(c, tok, "pg-bad", os.path.join(fx, "corrupt.pdf"), "application/pdf")
+        job = c.wait_job(r["job_id"], tok)
+        st, a = c.req("GET", "/assets/pg-bad", token=tok)
+        check(job["status"] == "failed" and a["status"] == "failed" and "corrupt PDF" in a["error"], "pg: failed", a)
+        st, r = c.req("GET", "/assets/pg-en", token=hx.make_token(org_id=ORG2))
+        check(st == 404, "pg: other org", st, r)
+    finally:
+        c.cleanup()
+
+
 def main():
     a = hx.args()
     run = hx.Runner()
@@ -285,6 +308,7 @@ def main():
         finally:
             s.cleanup()
         run.run(test_tokens_of_the_model, a.bin, fx)
+        run.run(test_production_ledger, a.bin, fx, expect)
     finally:
         shutil.rmtree(fx, ignore_errors=True)
     run.finish()
