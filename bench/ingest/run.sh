@@ -49,4 +49,13 @@ for r, u in zip(rs, us):
     print("| %s | %.2f MB | %d | %.3f s | %.2f MB/s%s | %.2f MB/s | %.3f s | %.2fx |" % (
         name, u["bytes"] / 1e6, u["chunks"], u["upload_s"], u["bytes"] / 1e6 / u["upload_s"], extra,
         r["text_bytes"] / 1e6 / u["upload_s"], alone, u["upload_s"] / alone))
+print()
+print("where the job's time goes (medians, seconds, from the job result):")
+print("| input | extract | chunk | embed | store (upserts) | job total | upload->searchable |")
+print("|---|---|---|---|---|---|---|")
+for r, u in zip(rs, us):
+    w = u["worker_s"]
+    name = "1,000-page PDF" if r["type"] == "pdf" else r["type"].upper()
+    print("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |" % (name, w["extract"], w["chunk"], w["embed"], w["store"],
+                                                         w["total"], u["upload_s"]))
 PY

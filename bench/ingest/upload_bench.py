@@ -28,7 +28,7 @@ def main():
         for path in files:
             data = open(path, "rb").read()
             ctype = TYPES[os.path.splitext(path)[1]]
-            times, chunks = [], 0
+            times, chunks, parts = [], 0, []
             for r in range(runs):
                 asset = f"bench-{os.path.basename(path)}-{r}"
                 t0 = time.perf_counter()
@@ -38,12 +38,14 @@ def main():
                 job = s.wait_job(resp["job_id"], tok, timeout=1800)
                 assert job["status"] == "completed", job
                 chunks = job["result"]["chunks"]
+                parts.append(job["result"]["seconds"])
                 pid = hx.point_id(hx.ORG, asset, "chunk-%04d" % (chunks - 1), "lexical", "v1")
                 st, _ = s.req("GET", f"/vectors/{pid}", token=tok)
                 assert st == 200, st
                 times.append(time.perf_counter() - t0)
             print(json.dumps({"file": os.path.basename(path), "bytes": len(data), "chunks": chunks,
-                              "upload_s": statistics.median(times), "runs": runs}), flush=True)
+                              "upload_s": statistics.median(times), "runs": runs,
+                              "worker_s": {k: statistics.median(p[k] for p in parts) for k in parts[0]}}), flush=True)
     finally:
         s.cleanup()
 

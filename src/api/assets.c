@@ -15,9 +15,11 @@
  * Content-Length first and while bytes arrive), then at the end: empty (422)
  * and sniffed content vs declaration (415) with extract.h's own rules.
  *
- * The job key is the original's formula over {asset_id, content_sha256,
- * model}: the same file uploaded again under the same asset is the same job.
- * The file is renamed to uploads/<job key> before the job is created, so the
+ * The same file uploaded again under the same asset is the same job (the
+ * asset record keeps the latest upload's SHA-256), unless that job failed:
+ * then the upload is a retry. A different file is a new version: a new job
+ * whose key (the original's formula) names the content and the version it
+ * replaces (see new_version). The file is renamed to uploads/<job key> before the job is created, so the
  * worker always finds it; the worker deletes it when the job ends.
  */
 #include "api/app.h"
@@ -250,6 +252,65 @@ static int upload_check(upload *u, const char **type, hx_resp *resp) {
   return 0;
 }
 
+/* Store the upload as the asset's next version: move the file to
+ * uploads/<job key>, create the job, point the asset record at it. The key is
+ * the original's formula over {asset_id, content_sha256, model, model_ver,
+ * replaces}: identical uploads racing each other meet on one job, while going
+ * back to an earlier file (A, B, A) is new work because it replaces another
+ * version. 0 = done (id, *status set); else resp is filled. */
+static int new_version(upload *u, const char *model, const char *sha, const char *replaces,
+                       char id[HX_UUID_STRLEN + 1], const char **status, hx_resp *resp) {
+  hx_app *app = u->app;
+  json_t *key = json_pack("{s:s,s:s,s:s,s:s,s:s}", "asset_id", u->asset_id, "content_sha256", sha, "model", model,
+                          "model_ver", "v1", "replaces", replaces);
+  char jk[HX_JOB_KEY_LEN + 1], path[1024];
+  if (hx_job_key(u->who.org_id, "process_asset", key, jk)) {
+    json_decref(key);
+    hx_resp_detail(resp, 500, "cannot compute job key");
+    return -1;
+  }
+  snprintf(path, sizeof path, "%s/uploads/%s", app->cfg.data_dir, jk);
+  if (rename(u->tmp, path)) {
+    json_decref(key);
+    hx_resp_detail(resp, 500, "Cannot store the upload: %s", strerror(errno));
+    return -1;
+  }
+  u->tmp[0] = '\0';
+  json_t *kwargs = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "org_id", u->who.org_id, "asset_id", u->asset_id,
+                             "path", path, "declared_type", u->declared, "filename", u->filename, "content_sha256", sha,
+                             "bytes", (json_int_t)u->bytes, "model", model);
+  json_t *args = json_array();
+  int rc = hx_api_create_job_or_reply(app, &u->who, "process_asset", "process_asset", key, args, kwargs, resp, id);
+  json_decref(args);
+  json_decref(kwargs);
+  json_decref(key);
+  if (rc) {
+    unlink(path);
+    return -1;
+  }
+  hx_job_view v;
+  hx_err err = {0};
+  *status = "pending";
+  if (app->ledger->ops->get(app->ledger, id, &v, &err) == 0) {
+    /* a duplicate of a job that already ended: nobody will read the file */
+    if (hx_job_status_terminal(v.status)) unlink(path);
+    *status = hx_job_status_api(v.status);
+    hx_job_view_release(&v);
+  }
+  hx_asset_view av = {0};
+  snprintf(av.org_id, sizeof av.org_id, "%s", u->who.org_id);
+  snprintf(av.asset_id, sizeof av.asset_id, "%s", u->asset_id);
+  snprintf(av.job_id, sizeof av.job_id, "%s", id);
+  snprintf(av.filename, sizeof av.filename, "%s", u->filename);
+  snprintf(av.content_sha256, sizeof av.content_sha256, "%s", sha);
+  av.bytes = u->bytes;
+  if (app->ledger->ops->asset_put(app->ledger, &av, &err)) {
+    hx_resp_err(resp, &err);
+    return -1;
+  }
+  return 0;
+}
+
 static void upload_end(void *st, hx_req *req, hx_resp *resp) {
   (void)req;
   upload *u = st;
@@ -272,53 +333,28 @@ static void upload_end(void *st, hx_req *req, hx_resp *resp) {
   EVP_DigestFinal_ex(u->sha, md, NULL);
   hx_hex(md, 32, sha);
   const char *model = hx_models_default_name(app->models);
-  json_t *key = json_pack("{s:s,s:s,s:s,s:s}", "asset_id", u->asset_id, "content_sha256", sha, "model", "default",
-                          "model_ver", "v1");
-  char jk[HX_JOB_KEY_LEN + 1], path[1024];
-  if (hx_job_key(u->who.org_id, "process_asset", key, jk)) {
-    json_decref(key);
-    hx_resp_detail(resp, 500, "cannot compute job key");
-    return;
-  }
-  snprintf(path, sizeof path, "%s/uploads/%s", app->cfg.data_dir, jk);
-  if (rename(u->tmp, path)) {
-    json_decref(key);
-    hx_resp_detail(resp, 500, "Cannot store the upload: %s", strerror(errno));
-    return;
-  }
-  u->tmp[0] = '\0';
-  json_t *kwargs = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "org_id", u->who.org_id, "asset_id", u->asset_id,
-                             "path", path, "declared_type", u->declared, "filename", u->filename, "content_sha256", sha,
-                             "bytes", (json_int_t)u->bytes, "model", model);
-  json_t *args = json_array();
-  char id[HX_UUID_STRLEN + 1];
-  int rc = hx_api_create_job_or_reply(app, &u->who, "process_asset", "process_asset", key, args, kwargs, resp, id);
-  json_decref(args);
-  json_decref(kwargs);
-  json_decref(key);
-  if (rc) {
-    unlink(path);
-    return;
-  }
-  hx_job_view v;
+  hx_asset_view prev;
   hx_err err = {0};
-  const char *status = "pending";
-  if (app->ledger->ops->get(app->ledger, id, &v, &err) == 0) {
-    /* a duplicate of a job that already ended: nobody will read the file */
-    if (hx_job_status_terminal(v.status)) unlink(path);
-    status = hx_job_status_api(v.status);
-    hx_job_view_release(&v);
-  }
-  hx_asset_view av = {0};
-  snprintf(av.org_id, sizeof av.org_id, "%s", u->who.org_id);
-  snprintf(av.asset_id, sizeof av.asset_id, "%s", u->asset_id);
-  snprintf(av.job_id, sizeof av.job_id, "%s", id);
-  snprintf(av.filename, sizeof av.filename, "%s", u->filename);
-  av.bytes = u->bytes;
-  if (app->ledger->ops->asset_put(app->ledger, &av, &err)) {
+  int rc = app->ledger->ops->asset_get(app->ledger, u->who.org_id, u->asset_id, &prev, &err);
+  if (rc && rc != HX_ENOENT) {
     hx_resp_err(resp, &err);
     return;
   }
+  int have_prev = rc == 0;
+  char id[HX_UUID_STRLEN + 1];
+  const char *status = NULL;
+  hx_job_view v;
+  if (have_prev && !strcmp(prev.content_sha256, sha) && (!prev.model[0] || !strcmp(prev.model, model)) &&
+      app->ledger->ops->get(app->ledger, prev.job_id, &v, &err) == 0) {
+    /* the version the asset holds or is getting already: its job -- unless
+     * that failed, then this upload is the retry */
+    if (strcmp(hx_job_status_api(v.status), "failed") && strcmp(hx_job_status_api(v.status), "canceled")) {
+      snprintf(id, sizeof id, "%s", prev.job_id);
+      status = hx_job_status_api(v.status);
+    }
+    hx_job_view_release(&v);
+  }
+  if (!status && new_version(u, model, sha, have_prev ? prev.job_id : "", id, &status, resp)) return;
   hx_resp_json(resp, 200, json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "job_id", id, "asset_id", u->asset_id, "status",
                                     status, "bytes", (json_int_t)u->bytes, "content_type", type, "content_sha256",
                                     sha));

@@ -99,6 +99,7 @@ static const char *const MIGRATIONS[] = {
     " status VARCHAR(16) NOT NULL CHECK (status IN ('queued','ready','failed')),"
     " source_type VARCHAR(16) NOT NULL DEFAULT '',"
     " filename VARCHAR(255) NOT NULL DEFAULT '',"
+    " content_sha256 VARCHAR(64) NOT NULL DEFAULT '',"
     " bytes BIGINT NOT NULL DEFAULT 0,"
     " chunk_count BIGINT NOT NULL DEFAULT 0,"
     " model VARCHAR(64) NOT NULL DEFAULT '',"
@@ -592,11 +593,12 @@ static int pg_asset_cmd(hx_ledger *l, const char *sql, int n, const char *const 
 static int pg_asset_put(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
   char bytes[24];
   snprintf(bytes, sizeof bytes, "%lld", a->bytes);
-  const char *v[5] = {a->org_id, a->asset_id, a->job_id, a->filename, bytes};
+  const char *v[6] = {a->org_id, a->asset_id, a->job_id, a->filename, bytes, a->content_sha256};
   return pg_asset_cmd(l,
-      "INSERT INTO asset(org_id, asset_id, job_id, status, filename, bytes) VALUES ($1::uuid, $2, $3::uuid, 'queued',"
-      " $4, $5::bigint) ON CONFLICT (org_id, asset_id) DO UPDATE SET job_id = excluded.job_id, status = 'queued',"
-      " filename = excluded.filename, bytes = excluded.bytes, updated_at = NOW()", 5, v, err);
+      "INSERT INTO asset(org_id, asset_id, job_id, status, filename, bytes, content_sha256) VALUES ($1::uuid, $2,"
+      " $3::uuid, 'queued', $4, $5::bigint, $6) ON CONFLICT (org_id, asset_id) DO UPDATE SET job_id = excluded.job_id,"
+      " status = 'queued', filename = excluded.filename, bytes = excluded.bytes,"
+      " content_sha256 = excluded.content_sha256, updated_at = NOW()", 6, v, err);
 }
 
 static int pg_asset_done(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
@@ -622,7 +624,7 @@ static int pg_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_
   int rc = 0;
   PGresult *r = q(c, err,
       "SELECT org_id::text, asset_id, job_id::text, status, source_type, filename, bytes, chunk_count, model,"
-      " model_ver, extract(epoch from created_at), extract(epoch from updated_at) FROM asset"
+      " model_ver, extract(epoch from created_at), extract(epoch from updated_at), content_sha256 FROM asset"
       " WHERE org_id = $1::uuid AND asset_id = $2", 2, args);
   if (!r) {
     rc = DBERR;
@@ -642,6 +644,7 @@ static int pg_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_
     snprintf(v->model_ver, sizeof v->model_ver, "%s", COL(9));
     v->created_at = atof(COL(10));
     v->updated_at = atof(COL(11));
+    snprintf(v->content_sha256, sizeof v->content_sha256, "%s", COL(12));
 #undef COL
   }
   PQclear(r);

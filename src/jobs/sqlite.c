@@ -74,6 +74,7 @@ static const char SCHEMA[] =
     " status TEXT NOT NULL CHECK (status IN ('queued','ready','failed')),"
     " source_type TEXT NOT NULL DEFAULT '',"
     " filename TEXT NOT NULL DEFAULT '',"
+    " content_sha256 TEXT NOT NULL DEFAULT '',"
     " bytes INTEGER NOT NULL DEFAULT 0,"
     " chunk_count INTEGER NOT NULL DEFAULT 0,"
     " model TEXT NOT NULL DEFAULT '',"
@@ -457,10 +458,11 @@ static int asset_put_fn(sqlite3 *db, void *p, hx_err *err) {
   const hx_asset_view *a = p;
   double now = hx_now();
   return exec_bind(db, err,
-      "INSERT INTO asset(org_id, asset_id, job_id, status, filename, bytes, created_at, updated_at)"
-      " VALUES (?,?,?,'queued',?,?,?,?) ON CONFLICT(org_id, asset_id) DO UPDATE SET job_id = excluded.job_id,"
-      " status = 'queued', filename = excluded.filename, bytes = excluded.bytes, updated_at = excluded.updated_at",
-      "ssssidd", a->org_id, a->asset_id, a->job_id, a->filename, a->bytes, now, now);
+      "INSERT INTO asset(org_id, asset_id, job_id, status, filename, content_sha256, bytes, created_at, updated_at)"
+      " VALUES (?,?,?,'queued',?,?,?,?,?) ON CONFLICT(org_id, asset_id) DO UPDATE SET job_id = excluded.job_id,"
+      " status = 'queued', filename = excluded.filename, content_sha256 = excluded.content_sha256,"
+      " bytes = excluded.bytes, updated_at = excluded.updated_at",
+      "sssssidd", a->org_id, a->asset_id, a->job_id, a->filename, a->content_sha256, a->bytes, now, now);
 }
 
 static int sq_asset_put(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
@@ -489,7 +491,7 @@ static int sq_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_
   int rc = HX_EDB;
   sqlite3_stmt *st = hx_sql_prep(db,
       "SELECT org_id, asset_id, job_id, status, source_type, filename, bytes, chunk_count, model, model_ver,"
-      " created_at, updated_at FROM asset WHERE org_id = ? AND asset_id = ?", err);
+      " created_at, updated_at, content_sha256 FROM asset WHERE org_id = ? AND asset_id = ?", err);
   if (!st) goto out;
   sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, asset_id, -1, SQLITE_STATIC);
@@ -509,6 +511,7 @@ static int sq_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_
   snprintf(v->model_ver, sizeof v->model_ver, "%s", COL(9));
   v->created_at = sqlite3_column_double(st, 10);
   v->updated_at = sqlite3_column_double(st, 11);
+  snprintf(v->content_sha256, sizeof v->content_sha256, "%s", COL(12));
 #undef COL
   rc = 0;
 out:

@@ -95,6 +95,7 @@ typedef struct hx_asset_view {
   char status[16];          /* "queued" at upload, then "ready" or "failed" */
   char source_type[16];     /* "" until extracted: pdf, docx, html, text, markdown, srt, vtt */
   char filename[256];
+  char content_sha256[65];  /* of the latest upload */
   long long bytes;
   long long chunk_count;    /* chunks in the vector store */
   char model[64], model_ver[32];   /* "" while none */
@@ -130,7 +131,8 @@ typedef struct hx_ledger_ops {
   /* Counts for /readyz and /metrics. */
   int (*stats)(hx_ledger *l, hx_ledger_stats *out, hx_err *err);
   /* Assets. put: insert or point an existing record at a new upload (job_id,
-   * filename, bytes, status "queued"; chunk_count, model, source_type kept).
+   * filename, content_sha256, bytes, status "queued"; chunk_count, model,
+   * source_type kept).
    * get: HX_ENOENT when the org has no such asset. done: status "ready" sets
    * status, source_type, chunk_count, model, model_ver; any other status only
    * the status (the store still holds the previous chunks) -- and only while

@@ -118,7 +118,8 @@ static int delete_chunks(hx_actor_ctx *ctx, const char *org, const char *asset, 
 
 /* Embed and upsert chunks [0, n) in batches, with progress 10..95. */
 static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char *org, const char *asset,
-                        const char *model, const char *source_type, const hx_chunk_list *cl, hx_err *err) {
+                        const char *model, const char *source_type, const hx_chunk_list *cl, double *embed_s,
+                        double *store_s, hx_err *err) {
   int dim = hx_embedder_info(e)->dim;
   float *vecs = malloc((size_t)EMBED_BATCH * (size_t)dim * sizeof *vecs);
   if (!vecs) return hx_err_set(err, HX_ENOMEM, "out of memory");
@@ -140,6 +141,8 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
     double t0 = hx_mono();
     rc = hx_embedder_embed(e, texts, lens, g, vecs, NULL, NULL, err);
     hx_metrics_embedding(model, rc ? "error" : "success", g ? (hx_mono() - t0) / (double)g : 0);
+    *embed_s += hx_mono() - t0;
+    t0 = hx_mono();
     for (size_t k = 0; !rc && k < g; k++) {
       const hx_chunk *c = &cl->v[off + k];
       hx_uuid id;
@@ -149,6 +152,7 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
     }
     if (!rc) rc = ctx->vs->ops->upsert(ctx->vs, HX_COLLECTION, org, pts, g, err);
     for (size_t k = 0; k < g; k++) json_decref(pl[k]);
+    *store_s += hx_mono() - t0;
     if (!rc && off + g < cl->n)
       ctx->ledger->ops->progress(ctx->ledger, r->msg->job_id, "embedding", 10 + (int)((off + g) * 85 / cl->n));
   }
@@ -190,6 +194,7 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
     hx_run_fail(r, rc != HX_ENOENT && rc != HX_EUNSUPP && rc != HX_ECORRUPT, "embedding model: %s", err.msg);
     goto failed;
   }
+  double t[5] = {hx_mono(), 0, 0, 0, 0};   /* start, extract, chunk, embed, store (seconds) */
   ctx->ledger->ops->progress(ctx->ledger, r->msg->job_id, "extracting", 2);
   hx_extract_limits lim;
   hx_extract_limits_default(&lim);
@@ -204,6 +209,7 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
     hx_run_fail(r, rc == HX_ENOMEM || rc == HX_EIO, "Extraction failed: %s", err.msg);
     goto failed;
   }
+  t[1] = hx_mono() - t[0];
   ctx->ledger->ops->progress(ctx->ledger, r->msg->job_id, "chunking", 8);
   hx_chunk_opts co;
   chunk_opts_for(ctx, model, hx_embedder_info(e), &tc, &co);
@@ -211,11 +217,12 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
     hx_run_fail(r, rc == HX_ENOMEM, "Chunking failed: %s", err.msg);
     goto failed;
   }
+  t[2] = hx_mono() - t[0] - t[1];
   if (cl.n == 0) {
     hx_run_fail(r, 0, "The document has no text to index");
     goto failed;
   }
-  if ((rc = embed_chunks(ctx, r, e, org, asset, model, doc->type, &cl, &err))) {
+  if ((rc = embed_chunks(ctx, r, e, org, asset, model, doc->type, &cl, &t[3], &t[4], &err))) {
     hx_run_fail(r, rc != HX_EINVAL, "Embedding failed: %s", err.msg);
     goto out;
   }
@@ -247,6 +254,8 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
                                                                        "bytes")),
                         "vector_dim", hx_embedder_info(e)->dim);
   if (pages) json_object_set_new(r->result, "pages", json_integer(pages));
+  json_object_set_new(r->result, "seconds", json_pack("{s:f,s:f,s:f,s:f,s:f}", "extract", t[1], "chunk", t[2], "embed",
+                                                      t[3], "store", t[4], "total", hx_mono() - t[0]));
   goto out;
 failed:
   if (!r->retryable) record_asset(ctx, r, "failed", doc ? doc->type : NULL, 0, NULL);

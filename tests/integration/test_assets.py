@@ -133,6 +133,13 @@ def test_text_coverage_and_replace(s, fx, expect):
         check(st == 404, f"stale chunk {i} removed", st, r)
     check(point(s, tok, "en", 0)[1]["payload"]["text"].split()[0] == expect["en"]["paragraphs"][0].split()[0],
           "chunk 0 is the new version")
+    # back to the first file (A, B, A): new work, the asset holds A's chunks again
+    first_job = a["job_id"]
+    job, a = ingest_ok(s, tok, "en", os.path.join(fx, "en.txt"), "text/plain")
+    check(a["chunk_count"] == n and a["job_id"] != first_job, "A, B, A re-indexes A", a)
+    chunks_of(s, tok, "en", n)
+    r = upload(s, tok, "en", os.path.join(fx, "en.txt"), "text/plain")
+    check(r["job_id"] == a["job_id"] and r["status"] == "completed", "then the same file again is the same job", r, a)
 
 
 def test_bad_inputs(s, fx):
@@ -151,6 +158,10 @@ def test_bad_inputs(s, fx):
         st, a = s.req("GET", "/assets/bad-" + name, token=tok)
         check(st == 200 and a["status"] == "failed" and a["error"] == job["error"] and a["chunk_count"] == 0,
               "failed asset", a)
+    # a failed version is retried by uploading it again
+    r = upload(s, tok, "bad-corrupt.pdf", os.path.join(fx, "corrupt.pdf"), "application/pdf")
+    check(r["job_id"] != jobs["corrupt.pdf"], "re-upload of a failed version is a new job", r)
+    s.wait_job(r["job_id"], tok)
     # refused at upload
     st, r = s.req("POST", "/assets?asset_id=e", token=tok, raw=b"", headers={"Content-Type": "text/plain"})
     check(st == 422 and "Empty file" in r["detail"], "empty file", st, r)
