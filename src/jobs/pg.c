@@ -615,6 +615,19 @@ static int pg_asset_done(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
       " updated_at = NOW() WHERE org_id = $6::uuid AND asset_id = $7 AND job_id = $8::uuid", 8, v, err);
 }
 
+static int pg_asset_delete(hx_ledger *l, const char *org, const char *asset_id, int *deleted, hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return DBERR;
+  const char *v[2] = {org, asset_id};
+  PGresult *r = q(c, err, "DELETE FROM asset WHERE org_id = $1::uuid AND asset_id = $2", 2, v);
+  int rc = r ? 0 : DBERR;
+  if (deleted) *deleted = r && atoi(PQcmdTuples(r)) > 0;
+  PQclear(r);
+  pool_put(p, c);
+  return rc;
+}
+
 static int pg_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_asset_view *v, hx_err *err) {
   pg_ledger *p = PG(l);
   memset(v, 0, sizeof *v);
@@ -656,6 +669,7 @@ static const hx_ledger_ops pg_ops = {
     .close = pg_close, .create = pg_create, .get = pg_get, .claim = pg_claim, .claimed = pg_claimed,
     .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .stats = pg_stats,
     .asset_put = pg_asset_put, .asset_get = pg_asset_get, .asset_done = pg_asset_done,
+    .asset_delete = pg_asset_delete,
 };
 
 /* Current schema version, 0 when heimdex_schema does not exist yet. */

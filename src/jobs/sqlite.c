@@ -485,6 +485,22 @@ static int sq_asset_done(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
   return hx_sqlw_run(SQ(l)->w, asset_done_fn, (void *)a, err);
 }
 
+typedef struct { const char *org, *asset; int deleted; } asset_del_arg;
+
+static int asset_delete_fn(sqlite3 *db, void *p, hx_err *err) {
+  asset_del_arg *a = p;
+  int rc = exec_bind(db, err, "DELETE FROM asset WHERE org_id = ? AND asset_id = ?", "ss", a->org, a->asset);
+  a->deleted = rc ? 0 : sqlite3_changes(db) > 0;
+  return rc;
+}
+
+static int sq_asset_delete(hx_ledger *l, const char *org, const char *asset_id, int *deleted, hx_err *err) {
+  asset_del_arg a = {org, asset_id, 0};
+  int rc = hx_sqlw_run(SQ(l)->w, asset_delete_fn, &a, err);
+  if (deleted) *deleted = a.deleted;
+  return rc;
+}
+
 static int sq_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_asset_view *v, hx_err *err) {
   sqlite3 *db = hx_sqlw_reader_get(SQ(l)->w);
   memset(v, 0, sizeof *v);
@@ -530,6 +546,7 @@ static const hx_ledger_ops sqlite_ops = {
     .close = sq_close, .create = sq_create, .get = sq_get, .claim = sq_claim, .claimed = sq_claimed, .start = sq_start,
     .progress = sq_progress, .finish = sq_finish, .recover = sq_recover, .stats = sq_stats,
     .asset_put = sq_asset_put, .asset_get = sq_asset_get, .asset_done = sq_asset_done,
+    .asset_delete = sq_asset_delete,
 };
 
 int hx_ledger_open_sqlite(const char *path, int sync, hx_ledger **out, hx_err *err) {

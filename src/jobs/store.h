@@ -140,6 +140,9 @@ typedef struct hx_ledger_ops {
   int (*asset_put)(hx_ledger *l, const hx_asset_view *a, hx_err *err);
   int (*asset_get)(hx_ledger *l, const char *org_id, const char *asset_id, hx_asset_view *out, hx_err *err);
   int (*asset_done)(hx_ledger *l, const hx_asset_view *a, hx_err *err);
+  /* Forget an asset (its points are deleted by the caller, e.g. DELETE
+   * /vectors/asset/{asset_id}); *deleted = 0 when there was none. */
+  int (*asset_delete)(hx_ledger *l, const char *org_id, const char *asset_id, int *deleted, hx_err *err);
 } hx_ledger_ops;
 
 struct hx_ledger { const hx_ledger_ops *ops; };
