@@ -19,5 +19,7 @@ void hx_api_vectors_embed_batch(void *a, hx_req *req, hx_resp *resp);
 void hx_api_vectors_search(void *a, hx_req *req, hx_resp *resp);
 void hx_api_vectors_delete_asset(void *a, hx_req *req, hx_resp *resp);
 void hx_api_models(void *a, hx_req *req, hx_resp *resp);
+void hx_api_assets_get(void *a, hx_req *req, hx_resp *resp);
+extern const hx_stream_handler hx_api_assets_upload;
 
 #endif

@@ -5,11 +5,13 @@
  *   heimdex worker [--data DIR]
  *   heimdex token --org ORG --user USER [--role R] [--minutes N]
  *   heimdex migrate [--data DIR]
+ *   heimdex ingest PATH... --server URL --token T [--asset-id ID]   (cli/ingest.h)
  *   heimdex version
  */
 #include "api/app.h"
 #include "cli/cli.h"
 #include "qdrant/qdrant.h"
+#include "cli/ingest.h"
 #include "queue/queue.h"
 #include "obs/metrics.h"
 #include "util/log.h"
@@ -41,6 +43,8 @@ static const char USAGE[] =
     "            --org ORG --user USER [--role R] [--minutes N (default 60)]\n"
     "  migrate   create or upgrade the schemas (data directory, PostgreSQL) and exit\n"
     "            --data DIR\n"
+    "  ingest    upload documents (files or directories) and wait until they are searchable\n"
+    "            PATH... --server URL --token T [--asset-id ID]  (ingest --help)\n"
     "  config    print the effective configuration (secrets masked)\n"
     "  vectors   check the built-in vector engine offline (server stopped), count points per org\n"
     "            --data DIR [--org ORG (also list its point ids)]\n"
@@ -376,6 +380,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
   if (!strcmp(cmd, "migrate")) return cmd_migrate(argc - 1, argv + 1);
   if (!strcmp(cmd, "vectors")) return hx_cli_vectors(argc - 1, argv + 1);
+  if (!strcmp(cmd, "ingest")) return hx_cli_ingest(argc - 1, argv + 1);
   fprintf(stderr, "heimdex: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

@@ -309,24 +309,30 @@ static int ends_with_ci(const char *s, const char *suf) {
   return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
 
+int hx_extract_check(const void *head, size_t head_len, size_t len, const char *declared_type, const char **decl,
+                     const char **sniffed, hx_err *err) {
+  int rc = map_declared(declared_type, decl, err);
+  if (rc) return rc;
+  if (len == 0) return hx_err_set(err, HX_EINVAL, "empty file");
+  *sniffed = hx_extract_sniff(head, head_len);
+  if (!*sniffed) return hx_err_set(err, HX_EUNSUPP, "unsupported content: unknown binary format");
+  if (*decl && (is_binary_type(*decl) != is_binary_type(*sniffed) ||
+                (is_binary_type(*decl) && strcmp(*decl, *sniffed) != 0)))
+    return hx_err_set(err, HX_EUNSUPP, "declared type '%s' but the content is %s", *decl, *sniffed);
+  return 0;
+}
+
 int hx_extract_mem(const void *data, size_t len, const char *declared_type, const char *name_hint,
                    const hx_extract_limits *lim, hx_doc **out, hx_err *err) {
   hx_extract_limits dl;
   if (!lim) hx_extract_limits_default(&dl), lim = &dl;
   *out = NULL;
   const char *decl, *sniffed;
-  int rc = map_declared(declared_type, &decl, err);
+  int rc = hx_extract_check(data, len, len, declared_type, &decl, &sniffed, err);
   if (rc) return rc;
-  if (len == 0) return hx_err_set(err, HX_EINVAL, "empty file");
   if (len > lim->max_input_bytes)
     return hx_err_set(err, HX_ETOOBIG, "file is %zu bytes, limit max_input_bytes is %zu", len,
                       lim->max_input_bytes);
-  sniffed = hx_extract_sniff(data, len);
-  if (!sniffed) return hx_err_set(err, HX_EUNSUPP, "unsupported content: unknown binary format");
-  if (decl && is_binary_type(decl) != is_binary_type(sniffed))
-    return hx_err_set(err, HX_EUNSUPP, "declared type '%s' but the content is %s", decl, sniffed);
-  if (decl && is_binary_type(decl) && strcmp(decl, sniffed) != 0)
-    return hx_err_set(err, HX_EUNSUPP, "declared type '%s' but the content is %s", decl, sniffed);
   if (strcmp(sniffed, "pdf") == 0) return hx__extract_pdf(data, len, lim, out, err);
   if (strcmp(sniffed, "docx") == 0) return hx__extract_docx(data, len, lim, out, err);
 

@@ -92,6 +92,15 @@ int hx_extract_mem(const void *data, size_t len, const char *declared_type, cons
  * "srt", "vtt", or NULL for an empty input / unknown binary). Static string. */
 const char *hx_extract_sniff(const void *data, size_t len);
 
+/* The checks extraction starts with, for a caller that has only the first
+ * bytes yet (an upload): the declared type is known (HX_EUNSUPP "unsupported
+ * declared type 'X'"), the file is not empty (len, HX_EINVAL "empty file"),
+ * head (head_len bytes, ideally >= 1024) sniffs as a supported type and does
+ * not contradict the declaration (HX_EUNSUPP). *decl (NULL = not declared)
+ * and *sniffed receive static type names. */
+int hx_extract_check(const void *head, size_t head_len, size_t len, const char *declared_type, const char **decl,
+                     const char **sniffed, hx_err *err);
+
 void hx_doc_free(hx_doc *d);
 
 #endif

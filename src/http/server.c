@@ -22,6 +22,13 @@ typedef struct conn_ctx {
   hx_buf body;
   int too_big;
   double t0;
+  /* a streamed route (rt->stream): its request, state and response live here */
+  const hx_route *rt;
+  void *st;
+  int failed;                 /* resp already filled by begin/data: drop the rest */
+  hx_req req;
+  hx_resp resp;
+  char *own[HX_ROUTE_MAX_PARAMS];
 } conn_ctx;
 
 void hx_resp_json(hx_resp *r, int status, json_t *body) {
@@ -53,6 +60,10 @@ void hx_resp_err(hx_resp *r, const hx_err *e) {
 
 const char *hx_req_header(hx_req *r, const char *name) {
   return MHD_lookup_connection_value((struct MHD_Connection *)r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *hx_req_query(hx_req *r, const char *name) {
+  return MHD_lookup_connection_value((struct MHD_Connection *)r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* Match path against pattern; fills params (pointing into scratch). */
@@ -142,7 +153,7 @@ static const char *route(hx_http *h, hx_req *req, hx_resp *resp) {
   for (const hx_route *rt = h->o.routes; rt->method; rt++) {
     memset(req->params, 0, sizeof req->params);
     if (!match(rt->pattern, req->path, req, scratch, sizeof scratch)) continue;
-    if (strcmp(rt->method, req->method) == 0) {
+    if (strcmp(rt->method, req->method) == 0 && rt->handler) {
       /* params point into scratch: copy them into the request's lifetime */
       char *own[HX_ROUTE_MAX_PARAMS] = {0};
       for (int i = 0; i < HX_ROUTE_MAX_PARAMS && req->params[i]; i++) req->params[i] = own[i] = strdup(req->params[i]);
@@ -165,6 +176,21 @@ static const char *route(hx_http *h, hx_req *req, hx_resp *resp) {
   return "unmatched";
 }
 
+/* The streamed route for method + path, with its params copied into cc->own. */
+static const hx_route *stream_route(hx_http *h, conn_ctx *cc) {
+  char scratch[2048];
+  for (const hx_route *rt = h->o.routes; rt->method; rt++) {
+    if (!rt->stream || strcmp(rt->method, cc->req.method)) continue;
+    memset(cc->req.params, 0, sizeof cc->req.params);
+    if (!match(rt->pattern, cc->req.path, &cc->req, scratch, sizeof scratch)) continue;
+    for (int i = 0; i < HX_ROUTE_MAX_PARAMS && cc->req.params[i]; i++)
+      cc->req.params[i] = cc->own[i] = strdup(cc->req.params[i]);
+    return rt;
+  }
+  memset(cc->req.params, 0, sizeof cc->req.params);
+  return NULL;
+}
+
 static void access_log(hx_req *req, const char *pattern, int status, double t0) {
   hx_metrics_http(pattern, req->method, status, hx_mono() - t0);
   hx_log(HX_LOG_INFO, "http_request",
@@ -182,9 +208,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     hx_buf_init(&cc->body, (size_t)h->o.max_body);
     cc->t0 = hx_mono();
     *con_cls = cc;
+    cc->req = (hx_req){.method = method, .path = url, .conn = c};
+    if ((cc->rt = stream_route(h, cc))) {
+      set_request_id(c, &cc->req);
+      cc->resp.status = 500;
+      if (cc->rt->stream->begin(h->o.app, &cc->req, &cc->resp, &cc->st)) cc->failed = 1;
+      return MHD_YES;
+    }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoll(cl, NULL, 10) > h->o.max_body) cc->too_big = 1;
     return MHD_YES;
+  }
+  if (cc->rt) {
+    if (*upload_size) {
+      if (!cc->failed && cc->rt->stream->data(cc->st, upload, *upload_size, &cc->resp)) cc->failed = 1;
+      *upload_size = 0;
+      return MHD_YES;
+    }
+    if (!cc->failed) cc->rt->stream->end(cc->st, &cc->req, &cc->resp);
+    enum MHD_Result ret = send_resp(c, &cc->req, &cc->resp);
+    access_log(&cc->req, cc->rt->pattern, cc->resp.status, cc->t0);
+    return ret;
   }
   if (*upload_size) {
     if (!cc->too_big && hx_buf_add(&cc->body, upload, *upload_size)) cc->too_big = 1;
@@ -216,6 +260,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
   conn_ctx *cc = *con_cls;
   if (!cc) return;
+  if (cc->rt && cc->rt->stream->release) cc->rt->stream->release(cc->st);
+  for (int i = 0; i < HX_ROUTE_MAX_PARAMS; i++) free(cc->own[i]);
+  json_decref(cc->resp.json);
+  free(cc->resp.raw);
   hx_buf_release(&cc->body);
   free(cc);
   *con_cls = NULL;

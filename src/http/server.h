@@ -1,7 +1,7 @@
 /*
  * server.h - the HTTP layer: libmicrohttpd in thread-pool mode, a route
  * table with {param} segments, bodies collected up to a hard cap (413 past
- * it), JSON responses, and one log line per request
+ * it) or streamed to the route (uploads), JSON responses, and one log line per request
  * ({"msg":"http_request","method","path","status_code","duration_ms","request_id"}).
  *
  * Handlers run on MHD's pool threads and may block (e.g. on a durable
@@ -38,10 +38,24 @@ typedef struct hx_resp {
 
 typedef void (*hx_handler)(void *app, hx_req *req, hx_resp *resp);
 
+/* A route whose body is handed over piece by piece instead of collected
+ * (uploads: never whole in memory, no max_body cap). begin runs once the
+ * headers are in (req->body is NULL), data for each piece as it arrives, end
+ * after the last one. begin or data returning non-zero means resp is already
+ * filled: the rest of the body is read and dropped, then resp is answered.
+ * release frees *state on every path (connection closed early included). */
+typedef struct hx_stream_handler {
+  int (*begin)(void *app, hx_req *req, hx_resp *resp, void **state);
+  int (*data)(void *state, const char *data, size_t n, hx_resp *resp);
+  void (*end)(void *state, hx_req *req, hx_resp *resp);
+  void (*release)(void *state);
+} hx_stream_handler;
+
 typedef struct hx_route {
   const char *method;
   const char *pattern;           /* e.g. "/jobs/{job_id}" */
-  hx_handler handler;
+  hx_handler handler;            /* NULL when stream is set */
+  const hx_stream_handler *stream; /* NULL = body collected up to max_body */
 } hx_route;
 
 typedef struct hx_http hx_http;
@@ -65,6 +79,8 @@ void hx_http_quiesce(hx_http *h);
 void hx_http_stop(hx_http *h);   /* accepts NULL */
 
 const char *hx_req_header(hx_req *r, const char *name);
+/* A query-string argument (URL-decoded by MHD), NULL when absent. */
+const char *hx_req_query(hx_req *r, const char *name);
 
 /* Response helpers. */
 void hx_resp_json(hx_resp *r, int status, json_t *body /* stolen */);

@@ -91,6 +91,22 @@ static const char *const MIGRATIONS[] = {
     " created_at TIMESTAMPTZ NOT NULL DEFAULT NOW());"
     "CREATE INDEX IF NOT EXISTS idx_outbox_unsent ON outbox(created_at) WHERE sent_at IS NULL;"
     "CREATE INDEX IF NOT EXISTS ix_outbox_job_id ON outbox(job_id);",
+    /* 2: uploaded documents (asset_put / asset_get / asset_done) */
+    "CREATE TABLE IF NOT EXISTS asset ("
+    " org_id UUID NOT NULL,"
+    " asset_id TEXT NOT NULL,"
+    " job_id UUID NOT NULL,"
+    " status VARCHAR(16) NOT NULL CHECK (status IN ('queued','ready','failed')),"
+    " source_type VARCHAR(16) NOT NULL DEFAULT '',"
+    " filename VARCHAR(255) NOT NULL DEFAULT '',"
+    " content_sha256 VARCHAR(64) NOT NULL DEFAULT '',"
+    " bytes BIGINT NOT NULL DEFAULT 0,"
+    " chunk_count BIGINT NOT NULL DEFAULT 0,"
+    " model VARCHAR(64) NOT NULL DEFAULT '',"
+    " model_ver VARCHAR(32) NOT NULL DEFAULT '',"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),"
+    " updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),"
+    " PRIMARY KEY (org_id, asset_id));",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -563,9 +579,97 @@ static void pg_close(hx_ledger *l) {
   free(p);
 }
 
+/* ---- assets ---- */
+
+static int pg_asset_cmd(hx_ledger *l, const char *sql, int n, const char *const *v, hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return DBERR;
+  int rc = cmd(c, err, sql, n, v);
+  pool_put(p, c);
+  return rc;
+}
+
+static int pg_asset_put(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
+  char bytes[24];
+  snprintf(bytes, sizeof bytes, "%lld", a->bytes);
+  const char *v[6] = {a->org_id, a->asset_id, a->job_id, a->filename, bytes, a->content_sha256};
+  return pg_asset_cmd(l,
+      "INSERT INTO asset(org_id, asset_id, job_id, status, filename, bytes, content_sha256) VALUES ($1::uuid, $2,"
+      " $3::uuid, 'queued', $4, $5::bigint, $6) ON CONFLICT (org_id, asset_id) DO UPDATE SET job_id = excluded.job_id,"
+      " status = 'queued', filename = excluded.filename, bytes = excluded.bytes,"
+      " content_sha256 = excluded.content_sha256, updated_at = NOW()", 6, v, err);
+}
+
+static int pg_asset_done(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
+  char chunks[24];
+  snprintf(chunks, sizeof chunks, "%lld", a->chunk_count);
+  const char *v[8] = {a->status, a->source_type, chunks, a->model, a->model_ver, a->org_id, a->asset_id, a->job_id};
+  if (strcmp(a->status, "ready")) {  /* a failed version leaves the stored chunks' description alone */
+    const char *f[4] = {a->status, a->org_id, a->asset_id, a->job_id};
+    return pg_asset_cmd(l, "UPDATE asset SET status = $1, updated_at = NOW() WHERE org_id = $2::uuid AND asset_id = $3"
+                        " AND job_id = $4::uuid", 4, f, err);
+  }
+  return pg_asset_cmd(l,
+      "UPDATE asset SET status = $1, source_type = $2, chunk_count = $3::bigint, model = $4, model_ver = $5,"
+      " updated_at = NOW() WHERE org_id = $6::uuid AND asset_id = $7 AND job_id = $8::uuid", 8, v, err);
+}
+
+static int pg_asset_delete(hx_ledger *l, const char *org, const char *asset_id, int *deleted, hx_err *err) {
+  pg_ledger *p = PG(l);
+  PGconn *c = pool_get(p, err);
+  if (!c) return DBERR;
+  const char *v[2] = {org, asset_id};
+  PGresult *r = q(c, err, "DELETE FROM asset WHERE org_id = $1::uuid AND asset_id = $2", 2, v);
+  int rc = r ? 0 : DBERR;
+  if (deleted) *deleted = r && atoi(PQcmdTuples(r)) > 0;
+  PQclear(r);
+  pool_put(p, c);
+  return rc;
+}
+
+static int pg_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_asset_view *v, hx_err *err) {
+  pg_ledger *p = PG(l);
+  memset(v, 0, sizeof *v);
+  PGconn *c = pool_get(p, err);
+  if (!c) return DBERR;
+  const char *args[2] = {org, asset_id};
+  int rc = 0;
+  PGresult *r = q(c, err,
+      "SELECT org_id::text, asset_id, job_id::text, status, source_type, filename, bytes, chunk_count, model,"
+      " model_ver, extract(epoch from created_at), extract(epoch from updated_at), content_sha256 FROM asset"
+      " WHERE org_id = $1::uuid AND asset_id = $2", 2, args);
+  if (!r) {
+    rc = DBERR;
+  } else if (PQntuples(r) == 0) {
+    rc = hx_err_set(err, HX_ENOENT, "Asset not found");
+  } else {
+#define COL(i) PQgetvalue(r, 0, i)
+    snprintf(v->org_id, sizeof v->org_id, "%s", COL(0));
+    snprintf(v->asset_id, sizeof v->asset_id, "%s", COL(1));
+    snprintf(v->job_id, sizeof v->job_id, "%s", COL(2));
+    snprintf(v->status, sizeof v->status, "%s", COL(3));
+    snprintf(v->source_type, sizeof v->source_type, "%s", COL(4));
+    snprintf(v->filename, sizeof v->filename, "%s", COL(5));
+    v->bytes = atoll(COL(6));
+    v->chunk_count = atoll(COL(7));
+    snprintf(v->model, sizeof v->model, "%s", COL(8));
+    snprintf(v->model_ver, sizeof v->model_ver, "%s", COL(9));
+    v->created_at = atof(COL(10));
+    v->updated_at = atof(COL(11));
+    snprintf(v->content_sha256, sizeof v->content_sha256, "%s", COL(12));
+#undef COL
+  }
+  PQclear(r);
+  pool_put(p, c);
+  return rc;
+}
+
 static const hx_ledger_ops pg_ops = {
     .close = pg_close, .create = pg_create, .get = pg_get, .claim = pg_claim, .claimed = pg_claimed,
     .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .stats = pg_stats,
+    .asset_put = pg_asset_put, .asset_get = pg_asset_get, .asset_done = pg_asset_done,
+    .asset_delete = pg_asset_delete,
 };
 
 /* Current schema version, 0 when heimdex_schema does not exist yet. */

@@ -66,6 +66,22 @@ static const char SCHEMA[] =
     " created_at REAL NOT NULL);"
     "CREATE INDEX IF NOT EXISTS idx_outbox_unsent ON outbox(id) WHERE sent_at IS NULL;"
     "CREATE INDEX IF NOT EXISTS idx_outbox_job_id ON outbox(job_id);"
+    /* uploaded documents (assets.c, actors_asset.c) */
+    "CREATE TABLE IF NOT EXISTS asset ("
+    " org_id TEXT NOT NULL,"
+    " asset_id TEXT NOT NULL,"
+    " job_id TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('queued','ready','failed')),"
+    " source_type TEXT NOT NULL DEFAULT '',"
+    " filename TEXT NOT NULL DEFAULT '',"
+    " content_sha256 TEXT NOT NULL DEFAULT '',"
+    " bytes INTEGER NOT NULL DEFAULT 0,"
+    " chunk_count INTEGER NOT NULL DEFAULT 0,"
+    " model TEXT NOT NULL DEFAULT '',"
+    " model_ver TEXT NOT NULL DEFAULT '',"
+    " created_at REAL NOT NULL,"
+    " updated_at REAL NOT NULL,"
+    " PRIMARY KEY (org_id, asset_id));"
     "INSERT INTO schema_version(version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version);";
 
 typedef struct {
@@ -436,6 +452,90 @@ static int sq_stats(hx_ledger *l, hx_ledger_stats *out, hx_err *err) {
   return rc;
 }
 
+/* ---- assets ---- */
+
+static int asset_put_fn(sqlite3 *db, void *p, hx_err *err) {
+  const hx_asset_view *a = p;
+  double now = hx_now();
+  return exec_bind(db, err,
+      "INSERT INTO asset(org_id, asset_id, job_id, status, filename, content_sha256, bytes, created_at, updated_at)"
+      " VALUES (?,?,?,'queued',?,?,?,?,?) ON CONFLICT(org_id, asset_id) DO UPDATE SET job_id = excluded.job_id,"
+      " status = 'queued', filename = excluded.filename, content_sha256 = excluded.content_sha256,"
+      " bytes = excluded.bytes, updated_at = excluded.updated_at",
+      "sssssidd", a->org_id, a->asset_id, a->job_id, a->filename, a->content_sha256, a->bytes, now, now);
+}
+
+static int sq_asset_put(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
+  return hx_sqlw_run(SQ(l)->w, asset_put_fn, (void *)a, err);
+}
+
+static int asset_done_fn(sqlite3 *db, void *p, hx_err *err) {
+  const hx_asset_view *a = p;
+  if (strcmp(a->status, "ready"))   /* a failed version leaves the stored chunks' description alone */
+    return exec_bind(db, err, "UPDATE asset SET status = ?, updated_at = ? WHERE org_id = ? AND asset_id = ? AND job_id = ?",
+                     "sdsss", a->status, hx_now(), a->org_id, a->asset_id, a->job_id);
+  return exec_bind(db, err,
+      "UPDATE asset SET status = ?, source_type = ?, chunk_count = ?, model = ?, model_ver = ?, updated_at = ?"
+      " WHERE org_id = ? AND asset_id = ? AND job_id = ?",
+      "ssissdsss", a->status, a->source_type, a->chunk_count, a->model, a->model_ver, hx_now(), a->org_id,
+      a->asset_id, a->job_id);
+}
+
+static int sq_asset_done(hx_ledger *l, const hx_asset_view *a, hx_err *err) {
+  return hx_sqlw_run(SQ(l)->w, asset_done_fn, (void *)a, err);
+}
+
+typedef struct { const char *org, *asset; int deleted; } asset_del_arg;
+
+static int asset_delete_fn(sqlite3 *db, void *p, hx_err *err) {
+  asset_del_arg *a = p;
+  int rc = exec_bind(db, err, "DELETE FROM asset WHERE org_id = ? AND asset_id = ?", "ss", a->org, a->asset);
+  a->deleted = rc ? 0 : sqlite3_changes(db) > 0;
+  return rc;
+}
+
+static int sq_asset_delete(hx_ledger *l, const char *org, const char *asset_id, int *deleted, hx_err *err) {
+  asset_del_arg a = {org, asset_id, 0};
+  int rc = hx_sqlw_run(SQ(l)->w, asset_delete_fn, &a, err);
+  if (deleted) *deleted = a.deleted;
+  return rc;
+}
+
+static int sq_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_asset_view *v, hx_err *err) {
+  sqlite3 *db = hx_sqlw_reader_get(SQ(l)->w);
+  memset(v, 0, sizeof *v);
+  int rc = HX_EDB;
+  sqlite3_stmt *st = hx_sql_prep(db,
+      "SELECT org_id, asset_id, job_id, status, source_type, filename, bytes, chunk_count, model, model_ver,"
+      " created_at, updated_at, content_sha256 FROM asset WHERE org_id = ? AND asset_id = ?", err);
+  if (!st) goto out;
+  sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, asset_id, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_DONE) { rc = hx_err_set(err, HX_ENOENT, "Asset not found"); goto out; }
+  if (s != SQLITE_ROW) { rc = hx_sql_err(db, err, "get asset"); goto out; }
+#define COL(i) ((const char *)sqlite3_column_text(st, i))
+  snprintf(v->org_id, sizeof v->org_id, "%s", COL(0));
+  snprintf(v->asset_id, sizeof v->asset_id, "%s", COL(1));
+  snprintf(v->job_id, sizeof v->job_id, "%s", COL(2));
+  snprintf(v->status, sizeof v->status, "%s", COL(3));
+  snprintf(v->source_type, sizeof v->source_type, "%s", COL(4));
+  snprintf(v->filename, sizeof v->filename, "%s", COL(5));
+  v->bytes = sqlite3_column_int64(st, 6);
+  v->chunk_count = sqlite3_column_int64(st, 7);
+  snprintf(v->model, sizeof v->model, "%s", COL(8));
+  snprintf(v->model_ver, sizeof v->model_ver, "%s", COL(9));
+  v->created_at = sqlite3_column_double(st, 10);
+  v->updated_at = sqlite3_column_double(st, 11);
+  snprintf(v->content_sha256, sizeof v->content_sha256, "%s", COL(12));
+#undef COL
+  rc = 0;
+out:
+  hx_sql_done(st);
+  hx_sqlw_reader_put(SQ(l)->w, db);
+  return rc;
+}
+
 static void sq_close(hx_ledger *l) {
   if (!l) return;
   hx_sqlw_close(SQ(l)->w);
@@ -445,6 +545,8 @@ static void sq_close(hx_ledger *l) {
 static const hx_ledger_ops sqlite_ops = {
     .close = sq_close, .create = sq_create, .get = sq_get, .claim = sq_claim, .claimed = sq_claimed, .start = sq_start,
     .progress = sq_progress, .finish = sq_finish, .recover = sq_recover, .stats = sq_stats,
+    .asset_put = sq_asset_put, .asset_get = sq_asset_get, .asset_done = sq_asset_done,
+    .asset_delete = sq_asset_delete,
 };
 
 int hx_ledger_open_sqlite(const char *path, int sync, hx_ledger **out, hx_err *err) {

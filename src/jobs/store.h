@@ -83,6 +83,25 @@ typedef struct hx_ledger_stats {
   long long jobs_open;           /* queued or running */
 } hx_ledger_stats;
 
+/* An uploaded document (table asset, key (org_id, asset_id)). put() at upload
+ * names the job that processes the latest version; done() records what that
+ * job produced. chunk_count / model / model_ver describe the points in the
+ * vector store, so a re-upload knows which old chunks to remove. */
+#define HX_ASSET_ID_MAX 256
+typedef struct hx_asset_view {
+  char org_id[HX_UUID_STRLEN + 1];
+  char asset_id[HX_ASSET_ID_MAX * 4 + 1];  /* UTF-8 */
+  char job_id[HX_UUID_STRLEN + 1];
+  char status[16];          /* "queued" at upload, then "ready" or "failed" */
+  char source_type[16];     /* "" until extracted: pdf, docx, html, text, markdown, srt, vtt */
+  char filename[256];
+  char content_sha256[65];  /* of the latest upload */
+  long long bytes;
+  long long chunk_count;    /* chunks in the vector store */
+  char model[64], model_ver[32];   /* "" while none */
+  double created_at, updated_at;
+} hx_asset_view;
+
 typedef struct hx_ledger_ops {
   void (*close)(hx_ledger *l);
   int (*create)(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err);
@@ -111,6 +130,19 @@ typedef struct hx_ledger_ops {
   int (*recover)(hx_ledger *l, size_t *n, hx_err *err);
   /* Counts for /readyz and /metrics. */
   int (*stats)(hx_ledger *l, hx_ledger_stats *out, hx_err *err);
+  /* Assets. put: insert or point an existing record at a new upload (job_id,
+   * filename, content_sha256, bytes, status "queued"; chunk_count, model,
+   * source_type kept).
+   * get: HX_ENOENT when the org has no such asset. done: status "ready" sets
+   * status, source_type, chunk_count, model, model_ver; any other status only
+   * the status (the store still holds the previous chunks) -- and only while
+   * the record still names a->job_id (a newer upload wins). */
+  int (*asset_put)(hx_ledger *l, const hx_asset_view *a, hx_err *err);
+  int (*asset_get)(hx_ledger *l, const char *org_id, const char *asset_id, hx_asset_view *out, hx_err *err);
+  int (*asset_done)(hx_ledger *l, const hx_asset_view *a, hx_err *err);
+  /* Forget an asset (its points are deleted by the caller, e.g. DELETE
+   * /vectors/asset/{asset_id}); *deleted = 0 when there was none. */
+  int (*asset_delete)(hx_ledger *l, const char *org_id, const char *asset_id, int *deleted, hx_err *err);
 } hx_ledger_ops;
 
 struct hx_ledger { const hx_ledger_ops *ops; };

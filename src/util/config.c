@@ -80,6 +80,8 @@ json_t *hx_config_json(const hx_config *c) {
   json_object_set_new(o, "HEIMDEX_MODELS_DIR", json_string(c->models_dir));
   json_object_set_new(o, "EMBEDDING_MODEL_NAME", json_string(c->embedding_model));
   json_object_set_new(o, "HEIMDEX_MAX_BATCH_SEGMENTS", json_integer(c->max_batch_segments));
+  json_object_set_new(o, "HEIMDEX_MAX_UPLOAD_BYTES", json_integer(c->max_upload_bytes));
+  json_object_set_new(o, "HEIMDEX_CHUNK_TOKENS", json_integer(c->chunk_tokens));
   return o;
 }
 
@@ -145,6 +147,9 @@ int hx_config_load(hx_config *c, hx_err *err) {
   long mb;
   if ((rc = get_int("HEIMDEX_MAX_BODY_BYTES", 1L << 20, 1024, 1L << 30, &mb, err))) return rc;
   c->max_body_bytes = mb;
+  if ((rc = get_int("HEIMDEX_MAX_UPLOAD_BYTES", 10L << 20, 1, 1L << 36, &mb, err))) return rc;
+  c->max_upload_bytes = mb;
+  INT("HEIMDEX_CHUNK_TOKENS", 256, 8, 65536, chunk_tokens);
   INT("HEIMDEX_JOB_MAX_RETRIES", 3, 0, 100, job_max_retries);
   INT("HEIMDEX_RETRY_MIN_MS", 1000, 0, 3600000, retry_min_ms);
   INT("HEIMDEX_RETRY_MAX_MS", 60000, 0, 86400000, retry_max_ms);

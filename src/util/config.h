@@ -45,6 +45,8 @@ typedef struct hx_config {
   char models_dir[512];       /* HEIMDEX_MODELS_DIR (./models): Hugging Face model directories */
   char embedding_model[64];   /* EMBEDDING_MODEL_NAME: the default model ("" = minilm-l6-v2 if installed, else lexical) */
   int max_batch_segments;     /* HEIMDEX_MAX_BATCH_SEGMENTS (10000): segments per /vectors/embed/batch */
+  long max_upload_bytes;      /* HEIMDEX_MAX_UPLOAD_BYTES (10 MiB): one POST /assets file, 413 past it */
+  int chunk_tokens;           /* HEIMDEX_CHUNK_TOKENS (256): chunk size for models without a token limit */
   long queue_visibility_ms;   /* HEIMDEX_QUEUE_VISIBILITY_MS (300000): unacked deliveries are reclaimed after */
 } hx_config;
 

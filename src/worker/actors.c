@@ -173,11 +173,12 @@ static void process_mock_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
   }
 }
 
-static const hx_actor mock_embedding = {"mock_embedding", 1, mock_embedding_run};
-static const hx_actor process_mock = {"process_mock", 0, process_mock_run};
+static const hx_actor mock_embedding = {"mock_embedding", 1, mock_embedding_run, NULL};
+static const hx_actor process_mock = {"process_mock", 0, process_mock_run, NULL};
 
 const hx_actor *hx_actor_find(const char *task_name) {
-  static const hx_actor *const actors[] = {&mock_embedding, &process_mock, &hx_actor_embed_text, &hx_actor_embed_batch};
+  static const hx_actor *const actors[] = {&mock_embedding, &process_mock, &hx_actor_embed_text, &hx_actor_embed_batch,
+                                              &hx_actor_process_asset};
   for (size_t i = 0; i < sizeof actors / sizeof actors[0]; i++)
     if (!strcmp(actors[i]->name, task_name)) return actors[i];
   return NULL;

@@ -43,12 +43,18 @@ typedef struct hx_actor {
   const char *name;
   int batched;
   void (*run)(hx_actor_ctx *ctx, hx_run *runs, size_t n);
+  /* Optional: called once the run's terminal outcome (succeeded, or failed
+   * without retry) is committed -- for clean-up that must not happen while
+   * the job may still run again (e.g. deleting its uploaded file). */
+  void (*ended)(hx_actor_ctx *ctx, const hx_run *run);
 } hx_actor;
 
 const hx_actor *hx_actor_find(const char *task_name);
 
 /* Defined in actors_embed.c. */
 extern const hx_actor hx_actor_embed_text, hx_actor_embed_batch;
+/* Defined in actors_asset.c. */
+extern const hx_actor hx_actor_process_asset;
 
 /* Helpers for actors. */
 void hx_run_step(hx_run *r, const char *stage, int progress);

@@ -82,6 +82,8 @@ static void record(hx_workers *w, hx_run *all, size_t nall) {
     }
     /* effects and outcome are committed: the delivery can go */
     w->queue->ops->ack(w->queue, r->msg, 1);
+    const hx_actor *a = oc[i].retry ? NULL : hx_actor_find(r->msg->task_name);
+    if (a && a->ended) a->ended(&w->ctx, r);
   }
 out:
   free(runs);

@@ -93,6 +93,24 @@ def test_responses_validate(s):
     call("DELETE", "/vectors/asset/oa", "/vectors/asset/{asset_id}", token=tok, want=200)
     call("DELETE", "/vectors/asset/oa", "/vectors/asset/{asset_id}", token=None, want=403)
     call("DELETE", "/vectors/asset/oa", "/vectors/asset/{asset_id}", token="x.y.z", want=401)
+    def up(raw, ctype, query="?asset_id=oa-doc", token=tok, want=None):
+        st, r = s.req("POST", "/assets" + query, token=token, raw=raw, headers={"Content-Type": ctype})
+        check(want is None or st == want, "POST /assets status", st, r)
+        content = v.response_schema("/assets", "post", st)
+        v.validate(r, content["application/json"]["schema"], f"POST /assets {st}")
+        seen.add(("POST", "/assets", st))
+        return r
+
+    r = up(b"Hello document.\n\nSecond paragraph.", "text/plain", want=200)
+    s.wait_job(r["job_id"], tok)
+    call("GET", "/assets/oa-doc", "/assets/{asset_id}", token=tok, want=200)
+    call("GET", "/assets/oa-doc", "/assets/{asset_id}", token=other, want=404)
+    call("GET", "/assets/oa-doc", "/assets/{asset_id}", token="x.y.z", want=401)
+    up(b"x", "image/png", want=415)
+    up(b"", "text/plain", want=422)
+    up(b"x", "text/plain", query="", want=422)
+    up(b"x", "text/plain", token=None, want=403)
+    up(b"x" * (10 * 1024 * 1024 + 1), "text/plain", want=413)
     call("POST", "/jobs", "/jobs", {}, tok, want=200)
     call("POST", "/jobs", "/jobs", {"type": "other"}, tok, want=422)
     ops = {(m.upper(), p) for p, item in spec["paths"].items() for m in item}

@@ -215,10 +215,69 @@ static void test_recover(void **st) {
   hx_ledger_close(l);
 }
 
+/* Asset records: put/get, done only for the job the record names, a failed
+ * version keeps the stored chunks' description, delete. */
+static void test_assets(void **st) {
+  hx_ledger *l = open_ledger();
+  hx_err err = {0};
+  const char *org = "550e8400-e29b-41d4-a716-446655440000";
+  hx_asset_view a = {0}, v;
+  assert_int_equal(l->ops->asset_get(l, org, "doc", &v, &err), HX_ENOENT);
+  snprintf(a.org_id, sizeof a.org_id, "%s", org);
+  snprintf(a.asset_id, sizeof a.asset_id, "doc");
+  snprintf(a.job_id, sizeof a.job_id, "01a20bc7-0000-7000-8000-000000000001");
+  snprintf(a.filename, sizeof a.filename, "a.pdf");
+  snprintf(a.content_sha256, sizeof a.content_sha256, "%064d", 1);
+  a.bytes = 10;
+  assert_int_equal(l->ops->asset_put(l, &a, &err), 0);
+  snprintf(a.status, sizeof a.status, "ready");
+  snprintf(a.source_type, sizeof a.source_type, "pdf");
+  snprintf(a.model, sizeof a.model, "lexical");
+  snprintf(a.model_ver, sizeof a.model_ver, "v1");
+  a.chunk_count = 7;
+  assert_int_equal(l->ops->asset_done(l, &a, &err), 0);
+  assert_int_equal(l->ops->asset_get(l, org, "doc", &v, &err), 0);
+  assert_string_equal(v.status, "ready");
+  assert_int_equal(v.chunk_count, 7);
+  assert_string_equal(v.content_sha256, a.content_sha256);
+  /* another org does not see it */
+  assert_int_equal(l->ops->asset_get(l, "6ba7b810-9dad-41d1-80b4-00c04fd430c8", "doc", &v, &err), HX_ENOENT);
+  /* a new upload: counts kept until its job is done */
+  hx_asset_view b = a;
+  snprintf(b.job_id, sizeof b.job_id, "01a20bc7-0000-7000-8000-000000000002");
+  assert_int_equal(l->ops->asset_put(l, &b, &err), 0);
+  assert_int_equal(l->ops->asset_get(l, org, "doc", &v, &err), 0);
+  assert_string_equal(v.status, "queued");
+  assert_int_equal(v.chunk_count, 7);
+  assert_string_equal(v.job_id, b.job_id);
+  /* the old job finishing late changes nothing */
+  a.chunk_count = 99;
+  assert_int_equal(l->ops->asset_done(l, &a, &err), 0);
+  assert_int_equal(l->ops->asset_get(l, org, "doc", &v, &err), 0);
+  assert_int_equal(v.chunk_count, 7);
+  /* the new one failing keeps the stored chunks' description */
+  snprintf(b.status, sizeof b.status, "failed");
+  b.chunk_count = 0;
+  snprintf(b.model, sizeof b.model, "x");
+  assert_int_equal(l->ops->asset_done(l, &b, &err), 0);
+  assert_int_equal(l->ops->asset_get(l, org, "doc", &v, &err), 0);
+  assert_string_equal(v.status, "failed");
+  assert_int_equal(v.chunk_count, 7);
+  assert_string_equal(v.model, "lexical");
+  int deleted = 0;
+  assert_int_equal(l->ops->asset_delete(l, org, "doc", &deleted, &err), 0);
+  assert_int_equal(deleted, 1);
+  assert_int_equal(l->ops->asset_delete(l, org, "doc", &deleted, &err), 0);
+  assert_int_equal(deleted, 0);
+  assert_int_equal(l->ops->asset_get(l, org, "doc", &v, &err), HX_ENOENT);
+  hx_ledger_close(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_race, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_recover, setup, teardown)};
+      cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_assets, setup, teardown)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
