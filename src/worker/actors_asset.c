@@ -17,6 +17,7 @@
  * extractor's message and is not retried. The uploaded file is deleted when
  * the job's terminal outcome is committed (ended()).
  */
+#include "search/sparse.h"
 #include "worker/actors.h"
 #include "chunk/chunk.h"
 #include "embed/tokenizer.h"
@@ -134,6 +135,7 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
     size_t lens[EMBED_BATCH];
     hx_vpoint pts[EMBED_BATCH];
     json_t *pl[EMBED_BATCH] = {0};
+    hx_sparse sp[EMBED_BATCH] = {0};
     for (size_t k = 0; k < g; k++) {
       texts[k] = cl->v[off + k].text;
       lens[k] = cl->v[off + k].len;
@@ -148,10 +150,16 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
       hx_uuid id;
       hx_point_id(org, asset, c->id, model, MODEL_VER, &id, NULL);
       pl[k] = chunk_payload(org, asset, c, source_type, model);
-      pts[k] = (hx_vpoint){id, vecs + k * (size_t)dim, dim, pl[k]};
+      /* the chunk's BM25 terms for keyword and hybrid search */
+      rc = hx_sparse_encode(c->text, c->len, 0, &sp[k], err);
+      pts[k] = (hx_vpoint){.id = id, .vec = vecs + k * (size_t)dim, .dim = dim, .sp_idx = sp[k].idx,
+                           .sp_val = sp[k].val, .sp_n = sp[k].n, .payload = pl[k]};
     }
     if (!rc) rc = ctx->vs->ops->upsert(ctx->vs, HX_COLLECTION, org, pts, g, err);
-    for (size_t k = 0; k < g; k++) json_decref(pl[k]);
+    for (size_t k = 0; k < g; k++) {
+      json_decref(pl[k]);
+      hx_sparse_release(&sp[k]);
+    }
     *store_s += hx_mono() - t0;
     if (!rc && off + g < cl->n)
       ctx->ledger->ops->progress(ctx->ledger, r->msg->job_id, "embedding", 10 + (int)((off + g) * 85 / cl->n));

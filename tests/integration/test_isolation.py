@@ -50,6 +50,11 @@ def seed_org_a(s, tok):
     j = s.wait_job(r["job_id"], tok)
     check(j["status"] == "completed" and j["result"]["segments_embedded"] == 5, "A: batch done", j)
     objs["batch_model"] = (j["result"]["model"], j["result"]["model_ver"])
+    st, r = s.req("POST", "/assets?asset_id=a-file", token=tok, raw=f"Private {MARK} memo.\n\nSecond part.".encode(),
+                  headers={"Content-Type": "text/plain"})
+    check(st == 200, "A: upload", st, r)
+    check(s.wait_job(r["job_id"], tok)["status"] == "completed", "A: upload done")
+    objs["asset_job"] = r["job_id"]
     return objs
 
 
@@ -69,8 +74,11 @@ def test_matrix(s, search=True):
     ta, tb = hx.make_token(org_id=ORG), hx.make_token(org_id=ORG2)
     objs = seed_org_a(s, ta)
     b = Leakcheck(s, tb)
+    # assets by id
+    st, r = b.req("GET", "/assets/a-file")
+    check(st == 404, "B reads A's asset", st, r)
     # jobs by id
-    for k in ("job", "embed_job"):
+    for k in ("job", "embed_job", "asset_job"):
         st, r = b.req("GET", f"/jobs/{objs[k]}")
         check(st == 403 and r == {"detail": "Access denied"}, "B reads A's job", k, st, r)
     # points by id: read and delete
@@ -108,7 +116,16 @@ def test_matrix(s, search=True):
         check(st == 200 and r["deleted"] == 5, "B deletes only its own copy of the asset", st, r)
         st, r = b.req("DELETE", "/vectors/asset/a-doc")
         check(st == 200 and r["deleted"] == 1, "B deletes only its own a-doc point", st, r)
+        st, r = b.req("DELETE", "/vectors/asset/a-file")
+        check(st == 200 and r["deleted"] == 0, "B deletes nothing of A's uploaded asset", st, r)
+        st, r = b.req("POST", "/assets?asset_id=a-file", raw=b"B's own file.", headers={"Content-Type": "text/plain"})
+        check(st == 200, "B uploads under A's asset id", st, r)
+        check(s.wait_job(r["job_id"], tb)["status"] == "completed", "B: upload done")
+        st, r = b.req("GET", "/assets/a-file")
+        check(st == 200 and r.get("job_id") != objs["asset_job"], "B sees only its own asset record", st, r)
     a_intact(s, ta, objs) if search else None
+    st, r = s.req("GET", "/assets/a-file", token=ta)
+    check(st == 200 and r["job_id"] == objs["asset_job"], "A's asset record intact", st, r)
     print(f"org B made {b.n} requests, none carried org A's data", flush=True)
 
 
