@@ -165,8 +165,10 @@ def test_pg_restart_during_run(binary):
 
 
 def test_readyz(binary):
+    # a generous probe timeout: the first attempt must succeed on a loaded (or sanitizer) run;
+    # a dead Redis is refused at once, so the failure checks below do not wait for it
     c = hx.Cluster(binary, apis=1, workers=1, env={"PROBE_CACHE_SEC": "1", "PROBE_COOLDOWN_SEC": "5",
-                                                   "PROBE_RETRIES": "2"}).start()
+                                                   "PROBE_RETRIES": "2", "PROBE_TIMEOUT_MS": "3000"}).start()
     try:
         st, r = c.req("GET", "/readyz")
         check(st == 200 and r["ready"] is True and r["summary"] == "ok", "ready", st, r)
