@@ -81,6 +81,7 @@ int hx__hnsw_reserve(hx__hnsw *g, uint32_t cap) {
   uint32_t *l0 = realloc(g->l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
   if (!l0) return HX_ENOMEM;
   g->l0 = l0;
+  hx__huge(l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
   uint32_t **up = realloc(g->up, (size_t)nc * sizeof *up);
   if (!up) return HX_ENOMEM;
   g->up = up;
@@ -121,6 +122,7 @@ static visited *vis_get(hx__hnsw *g) {
       return NULL;
     }
     v->cap = g->cap;
+    hx__huge(v->tag, (size_t)v->cap * sizeof *v->tag);
   }
   if (++v->cur == 0) {
     memset(v->tag, 0, (size_t)v->cap * sizeof *v->tag);
@@ -171,28 +173,48 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
   while (cand.n) {
     hx__cand c = hx__heap_pop(&cand);
     if (top->n >= ef && c.d > top->a[0].d) break;
-    const uint32_t *l = links(g, c.id, lv);
-    uint32_t nl = l[0], todo[nl ? nl : 1], nt = 0;
-    /* first collect the unvisited neighbours and touch the first line of each
-     * vector, so those fetches overlap; then, while one distance is computed,
-     * fetch the rest of the next vector (more outstanding prefetches than the
-     * line-fill buffers hold would only stall) */
-    for (uint32_t i = 1; i <= nl; i++) {
-      uint32_t nb = l[i];
-      if (vis->tag[nb] == vis->cur) continue;
-      vis->tag[nb] = vis->cur;
-      todo[nt++] = nb;
-      __builtin_prefetch((const char *)s->base + (size_t)nb * s->stride);
+    /* Collect the unvisited neighbours and start their fetches, so they
+     * overlap. Short vectors (quantized codes, up to 8 lines) are fetched whole
+     * into L2 at once, and for them the next candidate is expanded in the same
+     * round when it is still within the beam, so twice as many fetches are in
+     * flight per memory round trip (a search on codes is bound by latency, not
+     * bandwidth). Long float vectors get their first line now and the rest one
+     * vector ahead, while the previous distance is computed (more outstanding
+     * fetches of 24-line vectors than the miss buffers hold would only stall). */
+    int whole = s->stride <= 512;
+    uint32_t todo[2 * g->m0], nt = 0;
+    for (int round = 0; round < 2; round++) {
+      if (round) {
+        if (!whole || !cand.n || (top->n >= ef && cand.a[0].d > top->a[0].d)) break;
+        c = hx__heap_pop(&cand);
+      }
+      const uint32_t *l = links(g, c.id, lv);
+      for (uint32_t i = 1; i <= l[0]; i++) {
+        uint32_t nb = l[i];
+        if (vis->tag[nb] == vis->cur) continue;
+        vis->tag[nb] = vis->cur;
+        todo[nt++] = nb;
+        const char *v = (const char *)s->base + (size_t)nb * s->stride;
+        if (whole)
+          for (size_t o = 0; o < s->stride; o += 64) __builtin_prefetch(v + o, 0, 2);
+        else
+          __builtin_prefetch(v);
+      }
     }
     for (uint32_t i = 0; i < nt; i++) {
       uint32_t nb = todo[i];
-      if (i + 1 < nt) {
+      if (!whole && i + 1 < nt) {
         const char *v = (const char *)s->base + (size_t)todo[i + 1] * s->stride;
         for (size_t o = 64; o < s->stride; o += 64) __builtin_prefetch(v + o);
       }
       float dn = s->dist(s, q, nb);
       if (top->n < ef || dn < top->a[0].d) {
         if (hx__heap_push(&cand, dn, nb)) goto oom;
+        /* the next candidate to expand: fetch its links while we work */
+        const char *nl0 = (const char *)links(g, cand.a[0].id, lv);
+        __builtin_prefetch(nl0);
+        __builtin_prefetch(nl0 + 64);
+        __builtin_prefetch(nl0 + 128);
         if (!accept || accept(actx, nb)) {
           if (hx__heap_push(top, dn, nb)) goto oom;
           if (top->n > ef) hx__heap_pop(top);
