@@ -161,9 +161,10 @@ static uint32_t descend(const hx__hnsw *g, const hx__space *s, const void *q, in
 }
 
 /* Beam search on one level. top (max-heap) receives up to ef accepted nodes.
- * Rejected nodes are still expanded, so a filter never cuts the graph. */
+ * Rejected nodes are still expanded, so a filter never cuts the graph. query:
+ * a search (1) or an insertion (0). */
 static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, uint32_t ep, int lv,
-                        size_t ef, hx__accept_fn accept, void *actx, visited *vis, hx__heap *top) {
+                        size_t ef, hx__accept_fn accept, void *actx, visited *vis, hx__heap *top, int query) {
   hx__heap cand;
   if (hx__heap_init(&cand, ef * 2 + 16, 0)) return HX_ENOMEM;
   float d = s->dist(s, q, ep);
@@ -175,8 +176,9 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
     if (top->n >= ef && c.d > top->a[0].d) break;
     /* Collect the unvisited neighbours and start their fetches, so they
      * overlap. Short vectors (quantized codes, up to 8 lines) are fetched whole
-     * into L2 at once, and for them the next candidate is expanded in the same
-     * round when it is still within the beam, so twice as many fetches are in
+     * into L2 at once, and for them a query (not an insert, whose graph should
+     * not depend on it) expands the next candidate in the same round when it
+     * is still within the beam, so twice as many fetches are in
      * flight per memory round trip (a search on codes is bound by latency, not
      * bandwidth). Long float vectors get their first line now and the rest one
      * vector ahead, while the previous distance is computed (more outstanding
@@ -185,7 +187,7 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
     uint32_t todo[2 * g->m0], nt = 0;
     for (int round = 0; round < 2; round++) {
       if (round) {
-        if (!whole || !cand.n || (top->n >= ef && cand.a[0].d > top->a[0].d)) break;
+        if (!whole || !query || !cand.n || (top->n >= ef && cand.a[0].d > top->a[0].d)) break;
         c = hx__heap_pop(&cand);
       }
       const uint32_t *l = links(g, c.id, lv);
@@ -315,7 +317,7 @@ int hx__hnsw_insert(hx__hnsw *g, const hx__space *s, uint32_t id) {
         vis->cur = 1;
       }
     }
-    rc = search_level(g, s, q, ep, l, g->efc, NULL, NULL, vis, &top);
+    rc = search_level(g, s, q, ep, l, g->efc, NULL, NULL, vis, &top, 0);
     if (rc) goto out;
     /* drop self (can't be reached: id has no in-links yet) and sort */
     size_t n = hx__heap_drain_sorted(&top, sorted);
@@ -347,7 +349,7 @@ size_t hx__hnsw_search(hx__hnsw *g, const hx__space *s, const void *q, uint32_t 
   hx__heap top = {0};
   size_t n = 0;
   if (!vis || hx__heap_init(&top, ef + 1, 1)) goto out;
-  if (search_level(g, s, q, ep, 0, ef, accept, actx, vis, &top)) goto out;
+  if (search_level(g, s, q, ep, 0, ef, accept, actx, vis, &top, 1)) goto out;
   while (top.n > k) hx__heap_pop(&top);
   n = hx__heap_drain_sorted(&top, out);
 out:
