@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vec/vec.h"
@@ -109,22 +110,24 @@ static double durable(const char *root, const float *base, int threads, size_t b
   return (double)(wper * (size_t)threads) / dt;
 }
 
-/* 1% filtered search (bucket = id % 100, an indexed integer): wall latency
- * p50/p99 and recall against the exact answer among the bucket, computed here
- * in double. */
+/* 1% filtered search (bucket = id % 100, an indexed integer): latency p50/p99
+ * in wall time and in thread CPU time (on the shared machine the wall p99 is
+ * mostly time spent waiting for a core), and recall against the exact answer
+ * among the bucket, computed here in double. */
 static void filtered(hx_vec *db, const char *engine, hx_vec_filter **flt, const float *base, size_t n,
                      const float *query, size_t nq) {
   hx_err e = {0};
   hx_vec_hit hits[K];
   size_t nh, found = 0;
-  double *lat = malloc(nq * sizeof *lat);
+  double *lat = malloc(nq * sizeof *lat), *cpu = malloc(nq * sizeof *cpu);
   for (size_t i = 0; i < nq; i++) {
     int b = (int)(i % 100);
     const float *qv = query + i * DIM;
-    double t0 = now();
+    double t0 = now(), c0 = tcpu();
     if (hx_vec_search(db, "c", "org", &(hx_vec_query){.v = qv, .dim = DIM, .limit = K, .ef = 64, .filter = flt[b]}, hits, &nh, &e))
       die("filtered search", &e);
     lat[i] = now() - t0;
+    cpu[i] = tcpu() - c0;
     double best[K];
     size_t bid[K], m = 0;
     for (size_t r = (size_t)b; r < n; r += 100) {
@@ -144,10 +147,14 @@ static void filtered(hx_vec *db, const char *engine, hx_vec_filter **flt, const 
       for (size_t g = 0; g < m; g++) found += bid[g] == hits[h].id.num;
   }
   qsort(lat, nq, sizeof *lat, cmpd);
-  printf("{\"engine\":\"%s\",\"what\":\"filtered\",\"selectivity\":0.01,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"recall\":%.4f}\n",
-         engine, lat[nq / 2] * 1e3, lat[nq * 99 / 100] * 1e3, (double)found / (double)(nq * K));
+  qsort(cpu, nq, sizeof *cpu, cmpd);
+  printf("{\"engine\":\"%s\",\"what\":\"filtered\",\"selectivity\":0.01,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+         "\"cpu_p50_ms\":%.3f,\"cpu_p99_ms\":%.3f,\"recall\":%.4f}\n",
+         engine, lat[nq / 2] * 1e3, lat[nq * 99 / 100] * 1e3, cpu[nq / 2] * 1e3, cpu[nq * 99 / 100] * 1e3,
+         (double)found / (double)(nq * K));
   fflush(stdout);
   free(lat);
+  free(cpu);
 }
 
 /* Build: upserts of 1000 points (log on, fsync off: the index cost) until the
@@ -193,6 +200,7 @@ int main(int argc, char **argv) {
   hx_err e = {0};
   hx_vec *db;
   char dir[1024];
+  if (keep) mkdir(keep, 0755); /* may exist */
   snprintf(dir, sizeof dir, "%s/ann", keep ? keep : work);
   if (hx_vec_open(dir, &(hx_vec_opts){.no_fsync = 1, .wal_max_bytes = 1ull << 40}, &db, &e)) die("open", &e);
   size_t have = 0;
