@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-sanitize test-tsan unit bench fuzz clean deps deps-test
+.PHONY: all build run test test-sanitize test-tsan unit bench bench-ann fuzz clean deps deps-test
 
 all: build
 
@@ -45,6 +45,10 @@ fuzz: deps-test
 
 bench: build
 	./bench/run-all.sh $(BUILD)
+
+# the vector engine's ANN benchmark alone: make bench-ann [POINTS=1000000]
+bench-ann: build
+	./bench/ann/run.sh --points $${POINTS:-100000} $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan build-fuzz

@@ -81,6 +81,7 @@ int hx__hnsw_reserve(hx__hnsw *g, uint32_t cap) {
   uint32_t *l0 = realloc(g->l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
   if (!l0) return HX_ENOMEM;
   g->l0 = l0;
+  hx__huge(l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
   uint32_t **up = realloc(g->up, (size_t)nc * sizeof *up);
   if (!up) return HX_ENOMEM;
   g->up = up;
@@ -121,6 +122,7 @@ static visited *vis_get(hx__hnsw *g) {
       return NULL;
     }
     v->cap = g->cap;
+    hx__huge(v->tag, (size_t)v->cap * sizeof *v->tag);
   }
   if (++v->cur == 0) {
     memset(v->tag, 0, (size_t)v->cap * sizeof *v->tag);
@@ -159,9 +161,10 @@ static uint32_t descend(const hx__hnsw *g, const hx__space *s, const void *q, in
 }
 
 /* Beam search on one level. top (max-heap) receives up to ef accepted nodes.
- * Rejected nodes are still expanded, so a filter never cuts the graph. */
+ * Rejected nodes are still expanded, so a filter never cuts the graph. query:
+ * a search (1) or an insertion (0). */
 static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, uint32_t ep, int lv,
-                        size_t ef, hx__accept_fn accept, void *actx, visited *vis, hx__heap *top) {
+                        size_t ef, hx__accept_fn accept, void *actx, visited *vis, hx__heap *top, int query) {
   hx__heap cand;
   if (hx__heap_init(&cand, ef * 2 + 16, 0)) return HX_ENOMEM;
   float d = s->dist(s, q, ep);
@@ -171,28 +174,49 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
   while (cand.n) {
     hx__cand c = hx__heap_pop(&cand);
     if (top->n >= ef && c.d > top->a[0].d) break;
-    const uint32_t *l = links(g, c.id, lv);
-    uint32_t nl = l[0], todo[nl ? nl : 1], nt = 0;
-    /* first collect the unvisited neighbours and touch the first line of each
-     * vector, so those fetches overlap; then, while one distance is computed,
-     * fetch the rest of the next vector (more outstanding prefetches than the
-     * line-fill buffers hold would only stall) */
-    for (uint32_t i = 1; i <= nl; i++) {
-      uint32_t nb = l[i];
-      if (vis->tag[nb] == vis->cur) continue;
-      vis->tag[nb] = vis->cur;
-      todo[nt++] = nb;
-      __builtin_prefetch((const char *)s->base + (size_t)nb * s->stride);
+    /* Collect the unvisited neighbours and start their fetches, so they
+     * overlap. Short vectors (quantized codes, up to 8 lines) are fetched whole
+     * into L2 at once, and for them a query (not an insert, whose graph should
+     * not depend on it) expands the next candidate in the same round when it
+     * is still within the beam, so twice as many fetches are in
+     * flight per memory round trip (a search on codes is bound by latency, not
+     * bandwidth). Long float vectors get their first line now and the rest one
+     * vector ahead, while the previous distance is computed (more outstanding
+     * fetches of 24-line vectors than the miss buffers hold would only stall). */
+    int whole = s->stride <= 512;
+    uint32_t todo[2 * g->m0], nt = 0;
+    for (int round = 0; round < 2; round++) {
+      if (round) {
+        if (!whole || !query || !cand.n || (top->n >= ef && cand.a[0].d > top->a[0].d)) break;
+        c = hx__heap_pop(&cand);
+      }
+      const uint32_t *l = links(g, c.id, lv);
+      for (uint32_t i = 1; i <= l[0]; i++) {
+        uint32_t nb = l[i];
+        if (vis->tag[nb] == vis->cur) continue;
+        vis->tag[nb] = vis->cur;
+        todo[nt++] = nb;
+        const char *v = (const char *)s->base + (size_t)nb * s->stride;
+        if (whole)
+          for (size_t o = 0; o < s->stride; o += 64) __builtin_prefetch(v + o, 0, 2);
+        else
+          __builtin_prefetch(v);
+      }
     }
     for (uint32_t i = 0; i < nt; i++) {
       uint32_t nb = todo[i];
-      if (i + 1 < nt) {
+      if (!whole && i + 1 < nt) {
         const char *v = (const char *)s->base + (size_t)todo[i + 1] * s->stride;
         for (size_t o = 64; o < s->stride; o += 64) __builtin_prefetch(v + o);
       }
       float dn = s->dist(s, q, nb);
       if (top->n < ef || dn < top->a[0].d) {
         if (hx__heap_push(&cand, dn, nb)) goto oom;
+        /* the next candidate to expand: fetch its links while we work */
+        const char *nl0 = (const char *)links(g, cand.a[0].id, lv);
+        __builtin_prefetch(nl0);
+        __builtin_prefetch(nl0 + 64);
+        __builtin_prefetch(nl0 + 128);
         if (!accept || accept(actx, nb)) {
           if (hx__heap_push(top, dn, nb)) goto oom;
           if (top->n > ef) hx__heap_pop(top);
@@ -293,7 +317,7 @@ int hx__hnsw_insert(hx__hnsw *g, const hx__space *s, uint32_t id) {
         vis->cur = 1;
       }
     }
-    rc = search_level(g, s, q, ep, l, g->efc, NULL, NULL, vis, &top);
+    rc = search_level(g, s, q, ep, l, g->efc, NULL, NULL, vis, &top, 0);
     if (rc) goto out;
     /* drop self (can't be reached: id has no in-links yet) and sort */
     size_t n = hx__heap_drain_sorted(&top, sorted);
@@ -325,7 +349,7 @@ size_t hx__hnsw_search(hx__hnsw *g, const hx__space *s, const void *q, uint32_t 
   hx__heap top = {0};
   size_t n = 0;
   if (!vis || hx__heap_init(&top, ef + 1, 1)) goto out;
-  if (search_level(g, s, q, ep, 0, ef, accept, actx, vis, &top)) goto out;
+  if (search_level(g, s, q, ep, 0, ef, accept, actx, vis, &top, 1)) goto out;
   while (top.n > k) hx__heap_pop(&top);
   n = hx__heap_drain_sorted(&top, out);
 out:

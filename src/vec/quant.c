@@ -1,15 +1,16 @@
 /*
  * quant.c - quantized copies of dense vectors, for faster graph traversal.
  *
- * int8 (scalar): one affine map per shard and vector, x ≈ lo + step * code,
- * code in 0..255, lo/step from the data's min/max when the codes are built
- * (later vectors are clamped). Dot products between codes are exact integers:
- *   x·y ≈ d*lo² + lo*step*(Σa + Σb) + step² * Σ a_i b_i
- * so a per-vector correction lo*step*Σa makes the distance one integer kernel
- * plus two adds; Euclid is step² * (Σa² + Σb² - 2 Σ a_i b_i) with Σa² stored.
- * Stored codes are kept as signed bytes (code - 128) and the query's as
- * unsigned, so Σ a_i b_i = dot_u8s8(query, stored) + 128 Σ query, which one
- * AVX-512 VNNI instruction computes 64 codes at a time.
+ * int8 (scalar): one affine map per shard and vector, x ≈ lo + step * c,
+ * c in 0..255 (unsigned), lo/step from the data's min/max when the codes are
+ * built (later vectors are clamped). The query is not mapped the same way but
+ * symmetrically, q ≈ qs * a with a in -127..127, so
+ *   q·x ≈ lo Σq + step*qs * Σ a_i c_i
+ * where lo Σq is the same for every point of the query: the distance is one
+ * integer kernel (dot_u8s8: one AVX-512 VNNI instruction per 64 codes) times a
+ * constant plus a constant, with no per-point term to fetch. Euclid adds the
+ * point's exact |x|² (corr[], the one per-point load it needs):
+ *   |q-x|² = |q|² + |x|² - 2 q·x.
  * binary: one sign bit per dimension, distance = Hamming, for high dimensions.
  * Both are used only to find candidates; hx_vec_search rescores them on the
  * original float vectors (oversampling).
@@ -37,6 +38,7 @@ int hx__quant_reserve(const hx__dense_def *d, hx__quant *q, uint32_t cap) {
   uint8_t *c = realloc(q->codes, (size_t)cap * q->stride);
   if (!c) return HX_ENOMEM;
   q->codes = c;
+  hx__huge(c, (size_t)cap * q->stride);
   float *k = realloc(q->corr, (size_t)cap * sizeof *k);
   if (!k) return HX_ENOMEM;
   q->corr = k;
@@ -51,31 +53,18 @@ static void encode(const hx__dense_def *d, const hx__quant *q, const float *v, u
     *corr = 0;
     return;
   }
-  uint32_t sum = 0;
-  uint64_t sq = 0;
+  double sq = 0;
   for (uint32_t i = 0; i < d->dim; i++) {
-    float c = (v[i] - q->lo) / q->step;
-    int ci = (int)lrintf(c);
-    ci = ci < 0 ? 0 : ci > 255 ? 255 : ci;
-    out[i] = (uint8_t)ci;
-    sum += (uint32_t)ci;
-    sq += (uint64_t)(ci * ci);
+    int ci = (int)lrintf((v[i] - q->lo) / q->step);
+    out[i] = (uint8_t)(ci < 0 ? 0 : ci > 255 ? 255 : ci);
+    sq += (double)v[i] * v[i];
   }
-  *corr = d->dist == HX_VEC_EUCLID ? (float)sq : q->lo * q->step * (float)sum;
-}
-
-/* Σ of unsigned query codes, needed to undo the -128 shift of stored codes. */
-static uint32_t code_sum(const uint8_t *c, uint32_t n) {
-  uint32_t s = 0;
-  for (uint32_t i = 0; i < n; i++) s += c[i];
-  return s;
+  *corr = d->dist == HX_VEC_EUCLID ? (float)sq : 0;
 }
 
 void hx__quant_encode(const hx__dense_def *d, hx__quant *q, uint32_t slot, const float *v) {
   uint8_t *dst = q->codes + (size_t)slot * q->stride;
   encode(d, q, v, dst, &q->corr[slot]);
-  if (q->kind == HX_VEC_QUANT_INT8)
-    for (uint32_t i = 0; i < d->dim; i++) dst[i] ^= 0x80; /* stored signed: code - 128 */
   if (slot >= q->coded) q->coded = slot + 1;
 }
 
@@ -104,21 +93,20 @@ int hx__quant_build(const hx__dense_def *d, hx__dvec *dv, uint32_t n, uint32_t c
   return 0;
 }
 
-/* Σ query_code * stored_code, stored codes being signed (code - 128). */
+/* q·x without the query's constant lo Σq: step*qs * Σ a_i c_i. */
 static inline float raw_dot(const hx__space *s, const void *q, uint32_t id) {
   const hx__vec_kernels *k = s->k;
-  const int8_t *c = (const int8_t *)s->base + (size_t)id * s->stride;
-  return (float)k->dot_u8s8(q, c, s->dim) + s->constant;
+  return s->scale2 * (float)k->dot_u8s8((const uint8_t *)s->base + (size_t)id * s->stride, q, s->dim);
 }
 
-/* constant = 128 Σq; qcorr = lo*step*Σq + d*lo² */
+/* constant = lo Σq */
 static float d_int8_dot(const hx__space *s, const void *q, uint32_t id) {
-  return -(s->scale2 * raw_dot(s, q, id) + s->qcorr + s->corr[id]);
+  return -(raw_dot(s, q, id) + s->constant);
 }
 
-/* constant = 128 Σq; qcorr = Σq²; corr[id] = Σc² */
+/* constant = lo Σq; qcorr = |q|²; corr[id] = |x|² */
 static float d_int8_l2(const hx__space *s, const void *q, uint32_t id) {
-  return s->scale2 * (s->qcorr + s->corr[id] - 2 * raw_dot(s, q, id));
+  return s->qcorr + s->corr[id] - 2 * (raw_dot(s, q, id) + s->constant);
 }
 
 static float d_binary(const hx__space *s, const void *q, uint32_t id) {
@@ -138,20 +126,27 @@ void hx__quant_space(hx__space *sp, const hx_vec *db, const hx__dense_def *d, co
   sp->dim = d->dim;
   sp->k = db->k;
   sp->corr = dv->q.corr;
-  sp->vec = v_code;
-  float qc;
-  encode(d, &dv->q, qv, qbuf, &qc);
   if (dv->q.kind == HX_VEC_QUANT_BINARY) {
+    sp->vec = v_code; /* a stored code is also a query code */
+    float unused;
+    encode(d, &dv->q, qv, qbuf, &unused);
     sp->dist = d_binary;
     return;
   }
-  sp->scale2 = dv->q.step * dv->q.step;
-  sp->constant = 128.0f * (float)code_sum(qbuf, d->dim);
-  if (d->dist == HX_VEC_EUCLID) {
-    sp->dist = d_int8_l2;
-    sp->qcorr = qc;
-  } else {
-    sp->dist = d_int8_dot;
-    sp->qcorr = qc + (float)d->dim * dv->q.lo * dv->q.lo;
+  float mx = 0;
+  double sum = 0, sq = 0;
+  for (uint32_t i = 0; i < d->dim; i++) {
+    float a = fabsf(qv[i]);
+    mx = a > mx ? a : mx;
+    sum += qv[i];
+    sq += (double)qv[i] * qv[i];
   }
+  float qs = mx > 0 ? mx / 127.0f : 1.0f;
+  int8_t *a = (int8_t *)qbuf;
+  for (uint32_t i = 0; i < d->dim; i++) a[i] = (int8_t)lrintf(qv[i] / qs);
+  sp->scale2 = dv->q.step * qs;
+  sp->constant = dv->q.lo * (float)sum;
+  sp->qcorr = (float)sq;
+  sp->dist = d->dist == HX_VEC_EUCLID ? d_int8_l2 : d_int8_dot;
+  /* no vec: stored and query codes differ, so this space searches but cannot insert */
 }

@@ -5,7 +5,9 @@
  */
 #include "vec/util_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* ---- CRC32C ---- */
 
@@ -274,4 +276,17 @@ size_t hx__heap_drain_sorted(hx__heap *h, hx__cand *out) {
     for (size_t i = 0; i < n; i++) out[i] = hx__heap_pop(h);
   }
   return n;
+}
+
+/* ---- memory ---- */
+
+void hx__huge(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t page = (uintptr_t)2 << 20;
+  uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+  if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)n;
+#endif
 }

@@ -116,6 +116,13 @@ int hx__u32v_push(hx__u32v *a, uint32_t x);
 /* Removes the first occurrence of x (order not kept). */
 void hx__u32v_remove(hx__u32v *a, uint32_t x);
 
+/* ---- memory ---- */
+/* Asks for 2 MB pages over the whole 2 MB pages inside [p, p+n) (Linux THP in
+ * madvise mode; a no-op elsewhere). For the big arrays a search reads at random
+ * (vectors, codes, links): one TLB entry then covers 2 MB instead of 4 KB, so a
+ * random vector costs a cache miss but no page walk. */
+void hx__huge(void *p, size_t n);
+
 /* ---- (distance, id) heaps ---- */
 typedef struct hx__cand {
   float d;

@@ -311,6 +311,7 @@ int hx__shard_reserve(const hx__coll *c, hx__shard *s, uint32_t need) {
     float *d = realloc(dv->data, (size_t)nc * dim * sizeof *d);
     if (!d) return HX_ENOMEM;
     dv->data = d;
+    hx__huge(d, (size_t)nc * dim * sizeof *d);
     GROW(dv->has, s->cap, nc);
     if (dv->g && hx__hnsw_reserve(dv->g, nc)) return HX_ENOMEM;
     if (dv->q.kind && hx__quant_reserve(&c->dense[i], &dv->q, nc)) return HX_ENOMEM;

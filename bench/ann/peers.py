@@ -2,7 +2,7 @@
 """hnswlib and FAISS HNSW on the same data, same machine, same run (one thread).
 
 Throughput is measured in CPU time (thread CPU time for searches, process CPU
-time for builds), like bench/vec/ann.c, because the machine is shared; wall
+time for builds), like bench/ann/ann.c, because the machine is shared; wall
 clock figures are printed too (qps_wall, wall_seconds).
 
 Prints one JSON object per line: build seconds, memory per point (RSS delta)
