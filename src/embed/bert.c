@@ -516,24 +516,76 @@ gemm_fail:
  * M >= 256 stay efficient), so the bound is free. */
 #define HX_BERT_CHUNK_TOKENS 1024
 #define HX_BERT_PAR_MIN_TOKENS 48
+/* A batch with at least this many tokens per thread (and a sequence per
+ * thread) is split across the threads by sequences instead of splitting
+ * every GEMM and loop: see hx_bert_forward. */
+#define HX_BERT_SPLIT_MIN_TOKENS 192
 
-int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
-                    int nthreads, float *out, hx_err *err) {
+/* Sequences [0, nseq) in chunks, each forward_chunk on nthreads threads. */
+static int forward_seq(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
+                       int nthreads, float *out, hx_err *err) {
   const char *env = getenv("HEIMDEX_EMBED_CHUNK_TOKENS"); /* tuning knob for benchmarks */
   int chunk = env && atoi(env) > 0 ? atoi(env) : HX_BERT_CHUNK_TOKENS;
   for (int a = 0; a < nseq;) {
     int z = a, T = 0, rc;
-    const int32_t *p = ids;
     while (z < nseq && (z == a || T + lens[z] <= chunk)) T += lens[z++];
     /* A chunk this small is ~50 fork/join points of a few microseconds of
      * work each: one thread is about as fast when the cores are idle and
      * does not collapse when they are shared (a spinning OpenMP barrier
      * waits a whole scheduler slice for a preempted partner). */
     int nt = T < HX_BERT_PAR_MIN_TOKENS ? 1 : nthreads;
-    if ((rc = forward_chunk(b, p, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
+    if ((rc = forward_chunk(b, ids, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
       return rc;
     ids += T;
     a = z;
   }
   return 0;
+}
+
+/* Data parallelism across sequences: each thread runs whole forward passes
+ * on its share of the sequences, single-threaded (GEMMs included). A batch
+ * then meets one fork/join instead of ~10 per layer and chunk, each GEMM
+ * keeps its rows' activations in its own core's cache, and a thread that the
+ * scheduler preempts delays only its own share. Shares are contiguous runs
+ * of sequences with about equal token counts. Batches too small to give
+ * every thread HX_BERT_SPLIT_MIN_TOKENS tokens, or with fewer sequences than
+ * threads, keep the intra-operator parallelism of forward_seq. */
+int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
+                    int nthreads, float *out, hx_err *err) {
+  long long T = 0;
+  for (int s = 0; s < nseq; s++) T += lens[s] > 0 ? lens[s] : 0;
+  int nt = nthreads > nseq ? nseq : nthreads;
+  if (nt > 1 && T / nt < HX_BERT_SPLIT_MIN_TOKENS) nt = (int)(T / HX_BERT_SPLIT_MIN_TOKENS);
+  if (nt <= 1) return forward_seq(b, ids, lens, nseq, pooling, nthreads, out, err);
+
+  int first[nt + 1];
+  long long off[nt + 1], acc = 0;
+  hx_err errs[nt];
+  int rcs[nt], g = 0, rc = 0;
+  first[0] = 0;
+  off[0] = 0;
+  for (int s = 0; s < nseq && g + 1 < nt; s++) {
+    acc += lens[s] > 0 ? lens[s] : 0;
+    /* close share g once it holds its part of the tokens, leaving a
+     * sequence for each later share */
+    if (acc * nt >= T * (g + 1) && nseq - (s + 1) >= nt - (g + 1)) {
+      first[++g] = s + 1;
+      off[g] = acc;
+    }
+  }
+  while (g + 1 < nt) { /* unreachable with nseq >= nt; keeps shares well-formed */
+    first[g + 1] = first[g];
+    off[g + 1] = off[g];
+    g++;
+  }
+  first[nt] = nseq;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int k = 0; k < nt; k++) {
+    memset(&errs[k], 0, sizeof errs[k]);
+    rcs[k] = forward_seq(b, ids + off[k], lens + first[k], first[k + 1] - first[k], pooling, 1,
+                         out + (size_t)first[k] * b->c.hidden, &errs[k]);
+  }
+  for (int k = 0; k < nt && !rc; k++)
+    if ((rc = rcs[k]) && err) *err = errs[k];
+  return rc;
 }

@@ -61,8 +61,9 @@ static inline void fix_copy_tree(const char *src, const char *dst) {
     char s[1024], t[1024];
     struct stat sb;
     if (de->d_name[0] == '.') continue;
-    snprintf(s, sizeof s, "%s/%s", src, de->d_name);
-    snprintf(t, sizeof t, "%s/%s", dst, de->d_name);
+    if (snprintf(s, sizeof s, "%s/%s", src, de->d_name) >= (int)sizeof s ||
+        snprintf(t, sizeof t, "%s/%s", dst, de->d_name) >= (int)sizeof t)
+      abort(); /* fixture paths are short */
     stat(s, &sb);
     if (S_ISDIR(sb.st_mode)) {
       fix_copy_tree(s, t);
