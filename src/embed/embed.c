@@ -178,7 +178,7 @@ int hx_embedder_open(const char *models_dir, const char *name, int vector_size, 
   e->max_len = max_seq ? max_seq : tok_max ? tok_max : c->max_pos;
   if (e->max_len > c->max_pos) e->max_len = c->max_pos;
   snprintf(e->info.name, sizeof e->info.name, "%s", name);
-  snprintf(e->info.version, sizeof e->info.version, "v1");
+  if ((rc = hx__embed_model_version(dir, e->info.version, err))) goto out;
   snprintf(e->info.kind, sizeof e->info.kind, "bert");
   e->info.dim = c->hidden;
   e->info.max_tokens = e->max_len;
@@ -371,7 +371,7 @@ static int describe(const char *models_dir, const char *dirname, hx_model_info *
     return -1;
   memset(mi, 0, sizeof *mi);
   snprintf(mi->name, sizeof mi->name, "%s", alias_of(dirname));
-  snprintf(mi->version, sizeof mi->version, "v1");
+  if (hx__embed_model_version(dir, mi->version, NULL)) return -1;
   snprintf(mi->kind, sizeof mi->kind, "bert");
   mi->dim = c.hidden;
   mi->max_tokens = c.max_pos;

@@ -23,6 +23,11 @@ int hx__embed_json_load(const char *path, int optional, json_t **out, hx_err *er
 /* Whole file into a NUL-terminated malloc'd buffer (owned by the caller). */
 int hx__embed_read_file(const char *path, char **out, size_t *len, hx_err *err);
 
+/* A BERT model directory's version: the first 12 hex digits of a SHA-256
+ * over its files' contents (version.c says which files and how; weights
+ * hashes are cached by size + mtime). out receives 12 hex digits + NUL. */
+int hx__embed_model_version(const char *dir, char out[13], hx_err *err);
+
 /* Number of compute threads: HEIMDEX_EMBED_THREADS if set (>0), else the CPUs
  * in this process's affinity mask. */
 int hx__embed_threads(void);
