@@ -492,11 +492,14 @@ static int forward_chunk(hx_bert *b, const int32_t *ids, const int *lens, int ns
       memcpy(o, xs, (size_t)H * sizeof *o);
       for (int p = 1; p < lens[s]; p++)
         for (int i = 0; i < H; i++) o[i] = xs[(size_t)p * H + i] > o[i] ? xs[(size_t)p * H + i] : o[i];
+    } else if (pooling == HX_POOL_LAST) {
+      memcpy(o, xs + (size_t)(lens[s] - 1) * H, (size_t)H * sizeof *o);
     } else {
+      const float div = pooling == HX_POOL_MEAN_SQRT ? sqrtf((float)lens[s]) : (float)lens[s];
       for (int i = 0; i < H; i++) o[i] = 0;
       for (int p = 0; p < lens[s]; p++)
         for (int i = 0; i < H; i++) o[i] += xs[(size_t)p * H + i];
-      for (int i = 0; i < H; i++) o[i] /= (float)lens[s];
+      for (int i = 0; i < H; i++) o[i] /= div;
     }
   }
 out:

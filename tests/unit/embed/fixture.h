@@ -19,6 +19,7 @@
 #define FIX_F32 "tests/embed/tiny-bert"
 #define FIX_F16 "tests/embed/tiny-bert-f16"
 #define FIX_BF16 "tests/embed/tiny-bert-bf16"
+#define FIX_DENSE "tests/embed/tiny-bert-dense"
 
 static inline json_t *fix_reference(const char *dir) {
   char p[512];
