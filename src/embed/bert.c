@@ -545,11 +545,32 @@ static int forward_seq(hx_bert *b, const int32_t *ids, const int *lens, int nseq
   return 0;
 }
 
+/* One thread's share of a batch: sequences [first, end), whose ids start at
+ * token off. */
+typedef struct share {
+  hx_bert *b;
+  const int32_t *ids;
+  const int *lens;
+  float *out;
+  int pooling, first, end, rc;
+  long long off;
+  hx_err err;
+} share;
+
+static void *share_run(void *arg) {
+  share *s = arg;
+  s->rc = forward_seq(s->b, s->ids + s->off, s->lens + s->first, s->end - s->first, s->pooling, 1,
+                      s->out + (size_t)s->first * s->b->c.hidden, &s->err);
+  return NULL;
+}
+
 /* Data parallelism across sequences: each thread runs whole forward passes
  * on its share of the sequences, single-threaded (GEMMs included). A batch
  * then meets one fork/join instead of ~10 per layer and chunk, each GEMM
  * keeps its rows' activations in its own core's cache, and a thread that the
- * scheduler preempts delays only its own share. Shares are contiguous runs
+ * scheduler preempts delays only its own share. The shares run on plain
+ * threads joined by blocking, so no thread spins waiting for a preempted
+ * partner (libgomp's barriers do, by default). Shares are contiguous runs
  * of sequences with about equal token counts. Batches too small to give
  * every thread HX_BERT_SPLIT_MIN_TOKENS tokens, or with fewer sequences than
  * threads, keep the intra-operator parallelism of forward_seq. */
@@ -561,34 +582,47 @@ int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, i
   if (nt > 1 && T / nt < HX_BERT_SPLIT_MIN_TOKENS) nt = (int)(T / HX_BERT_SPLIT_MIN_TOKENS);
   if (nt <= 1) return forward_seq(b, ids, lens, nseq, pooling, nthreads, out, err);
 
-  int first[nt + 1];
-  long long off[nt + 1], acc = 0;
-  hx_err errs[nt];
-  int rcs[nt], g = 0, rc = 0;
-  first[0] = 0;
-  off[0] = 0;
+  share *sh = calloc((size_t)nt, sizeof *sh);
+  pthread_t *tid = calloc((size_t)nt, sizeof *tid);
+  int *started = calloc((size_t)nt, sizeof *started), g = 0, rc = 0;
+  long long acc = 0;
+  if (!sh || !tid || !started) {
+    free(sh);
+    free(tid);
+    free(started);
+    return forward_seq(b, ids, lens, nseq, pooling, nthreads, out, err);
+  }
+  for (int k = 0; k < nt; k++) {
+    sh[k].b = b;
+    sh[k].lens = lens;
+    sh[k].pooling = pooling;
+    sh[k].ids = ids;
+    sh[k].out = out;
+  }
   for (int s = 0; s < nseq && g + 1 < nt; s++) {
     acc += lens[s] > 0 ? lens[s] : 0;
-    /* close share g once it holds its part of the tokens, leaving a
-     * sequence for each later share */
-    if (acc * nt >= T * (g + 1) && nseq - (s + 1) >= nt - (g + 1)) {
-      first[++g] = s + 1;
-      off[g] = acc;
+    /* close share g once it holds its part of the tokens (or when only as
+     * many sequences remain as shares), leaving a sequence for each later one */
+    int left = nseq - (s + 1), need = nt - (g + 1);
+    if ((acc * nt >= T * (g + 1) && left >= need) || left == need) {
+      sh[g].end = s + 1;
+      sh[++g].first = s + 1;
+      sh[g].off = acc;
     }
   }
-  while (g + 1 < nt) { /* unreachable with nseq >= nt; keeps shares well-formed */
-    first[g + 1] = first[g];
-    off[g + 1] = off[g];
-    g++;
-  }
-  first[nt] = nseq;
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int k = 0; k < nt; k++) {
-    memset(&errs[k], 0, sizeof errs[k]);
-    rcs[k] = forward_seq(b, ids + off[k], lens + first[k], first[k + 1] - first[k], pooling, 1,
-                         out + (size_t)first[k] * b->c.hidden, &errs[k]);
+  sh[nt - 1].end = nseq; /* nseq >= nt, so every share got its first above */
+  /* plain threads, joined by blocking: nothing spins while a share is
+   * still running (see OMP_WAIT_POLICY in docs/embed.md) */
+  for (int k = 1; k < nt; k++) started[k] = pthread_create(&tid[k], NULL, share_run, &sh[k]) == 0;
+  share_run(&sh[0]);
+  for (int k = 1; k < nt; k++) {
+    if (started[k]) pthread_join(tid[k], NULL);
+    else share_run(&sh[k]); /* no thread: run it here */
   }
   for (int k = 0; k < nt && !rc; k++)
-    if ((rc = rcs[k]) && err) *err = errs[k];
+    if ((rc = sh[k].rc) && err) *err = sh[k].err;
+  free(sh);
+  free(tid);
+  free(started);
   return rc;
 }

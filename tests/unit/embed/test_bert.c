@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "embed/bert.h"
 #include "embed/embed.h"
 #include "unit/embed/fixture.h"
 
@@ -415,6 +416,45 @@ static void test_unsupported_modules(void **s) {
   }
 }
 
+/* Splitting a batch across threads by sequences (hx_bert_forward) gives
+ * what one thread gives, however the lengths fall: short sequences first and
+ * one long one last, and the reverse. */
+static void test_split_across_threads(void **s) {
+  (void)s;
+  enum { N = 64 };
+  hx_bert *b = NULL;
+  hx_err err = {0};
+  assert_int_equal(hx_bert_load(FIX_F32, &b, &err), 0);
+  int lens[N], T = 0;
+  for (int order = 0; order < 2; order++) {
+    T = 0;
+    for (int i = 0; i < N; i++) {
+      int j = order ? N - 1 - i : i;
+      lens[j] = i < N - 4 ? 8 + i % 9 : 32; /* ~720 shorter tokens, then four full sequences: up to 4 shares */
+      T += lens[j];
+    }
+    int32_t *ids = malloc(sizeof *ids * (size_t)T);
+    for (int t = 0; t < T; t++) ids[t] = 5 + (t * 7) % 100;
+    float *one = malloc(sizeof *one * N * 32), *many = malloc(sizeof *many * N * 32);
+    assert_int_equal(hx_bert_forward(b, ids, lens, N, HX_POOL_MEAN, 1, one, &err), 0);
+    for (int nt = 2; nt <= 4; nt++) {
+      assert_int_equal(hx_bert_forward(b, ids, lens, N, HX_POOL_MEAN, nt, many, &err), 0);
+      double maxd = 0;
+      for (int i = 0; i < N * 32; i++) maxd = fmax(maxd, fabs(one[i] - many[i]));
+      if (maxd > 1e-5) fprintf(stderr, "order %d threads %d: max|diff| %g\n", order, nt, maxd);
+      assert_true(maxd <= 1e-5);
+    }
+    /* a bad sequence in any share fails the call and says why */
+    lens[N / 2] = 0;
+    assert_int_equal(hx_bert_forward(b, ids, lens, N, HX_POOL_MEAN, 2, many, &err), HX_EINVAL);
+    assert_non_null(strstr(err.msg, "0 tokens"));
+    free(ids);
+    free(one);
+    free(many);
+  }
+  hx_bert_free(b);
+}
+
 static void test_unknown_model(void **s) {
   (void)s;
   hx_embedder *e = NULL;
@@ -437,6 +477,7 @@ int main(void) {
     cmocka_unit_test(test_precision_names),
     cmocka_unit_test(test_cls_pooling),
     cmocka_unit_test(test_max_pooling),
+    cmocka_unit_test(test_split_across_threads),
     cmocka_unit_test(test_lasttoken_pooling),
     cmocka_unit_test(test_dense_modules),
     cmocka_unit_test(test_dense_unnormalised),
