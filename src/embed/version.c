@@ -16,9 +16,10 @@
  * model directory. Only bytes count: sizes, mtimes and the directory's
  * name do not.
  *
- * Files over 1 MiB (the weights) are hashed once and the result cached, so
- * that start-up and per-request model checks stay fast:
- *   - in this process, keyed by path, size and mtime (nanoseconds);
+ * Every file's hash is kept in this process, keyed by path, size and mtime
+ * (nanoseconds), so the per-request model checks cost a stat per file.
+ * Files over 1 MiB (the weights) are also cached across restarts, so that
+ * start-up stays fast:
  *   - on disk in a sidecar "<file>.sha256" next to the file, one line of
  *     text: "<size> <mtime_sec>.<mtime_nsec 9 digits> <64 hex>\n". It is
  *     used only when size and mtime still match the file; it is written
@@ -40,7 +41,7 @@
 #include "util/hash.h"
 
 #define BIG_FILE (1u << 20)
-#define MEMO 32
+#define MEMO 256
 
 typedef struct memo {
   char path[512];
@@ -130,12 +131,10 @@ static int file_sha256(const char *path, int *present, char hex[65], hx_err *err
   if (!S_ISREG(sb.st_mode)) return 0;
   *present = 1;
   const int big = (size_t)sb.st_size > BIG_FILE;
-  if (big) {
-    if (memo_get(path, &sb, hex)) return 0;
-    if (snprintf(side, sizeof side, "%s.sha256", path) < (int)sizeof side && sidecar_get(side, &sb, hex)) {
-      memo_put(path, &sb, hex);
-      return 0;
-    }
+  if (memo_get(path, &sb, hex)) return 0;
+  if (big && snprintf(side, sizeof side, "%s.sha256", path) < (int)sizeof side && sidecar_get(side, &sb, hex)) {
+    memo_put(path, &sb, hex);
+    return 0;
   }
   if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return hx_err_set(err, HX_EIO, "%s: %s", path, strerror(errno));
   if (sb.st_size > 0) {
@@ -147,10 +146,8 @@ static int file_sha256(const char *path, int *present, char hex[65], hx_err *err
   }
   hx_sha256(p == MAP_FAILED ? "" : p, (size_t)sb.st_size, d);
   hx_hex(d, 32, hex);
-  if (big) {
-    memo_put(path, &sb, hex);
-    sidecar_put(side, &sb, hex);
-  }
+  memo_put(path, &sb, hex);
+  if (big) sidecar_put(side, &sb, hex);
 out:
   if (p != MAP_FAILED) munmap(p, (size_t)sb.st_size);
   close(fd);
