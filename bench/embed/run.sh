@@ -2,7 +2,8 @@
 # bench/embed/run.sh - one command: our BERT forward pass vs PyTorch and ONNX
 # Runtime on the same MiniLM-L6-shaped random model and shapes, in one run.
 #
-#   bench/embed/run.sh [BUILD_DIR]   (env: HX_BENCH_THREADS=2, HX_BENCH_SECONDS=3, HX_BENCH_ROUNDS=3)
+#   bench/embed/run.sh [BUILD_DIR]   (env: HX_BENCH_THREADS=2, HX_BENCH_SECONDS=3, HX_BENCH_ROUNDS=3,
+#                                     HX_BENCH_GEMM=0 skips the GEMM library table)
 #
 # Installs what it needs (python3-torch, libopenblas-dev via apt;
 # onnxruntime-node via npm into bench/embed/node_modules), builds
@@ -33,7 +34,7 @@ if [ ! -e "$work/minilm-bench.onnx" ] || [ ! -e "$work/minilm-bench/model.safete
   "$py" "$here/model.py" "$work" 2>/dev/null
 fi
 
-if [ -x "$build/hx_bench_gemm" ]; then
+if [ "${HX_BENCH_GEMM:-1}" != 0 ] && [ -x "$build/hx_bench_gemm" ]; then
   echo "== GEMM on $threads threads (GFLOP/s, best of 20) =="
   "$build/hx_bench_gemm" "$threads"
   echo

@@ -23,13 +23,22 @@ static int blank(const char *s) {
   return 1;
 }
 
-/* The model field: NULL/absent = default; checked against the registry. On
- * failure the response is filled. */
-static int model_or_reply(hx_app *app, hx_v *v, const char **model, hx_resp *resp) {
+/* The model field: NULL/absent = default; checked against the registry. A
+ * model_ver the client gives must be the model's version (GET /models): a
+ * model has only the version that is installed. On failure the response is
+ * filled. */
+static int model_or_reply(hx_app *app, hx_v *v, const char *ver, const char **model, hx_resp *resp) {
   *model = hx_v_str(v, "model", 0, 1, 64);
   if (hx_v_done(v, resp)) return -1;
   hx_err err = {0};
-  if (hx_models_check(app->models, *model, NULL, &err)) {
+  hx_model_info info;
+  if (hx_models_check(app->models, *model, &info, &err)) {
+    hx_resp_err(resp, &err);
+    return -1;
+  }
+  if (ver && strcmp(ver, info.version) != 0) {
+    hx_err_setst(&err, HX_EINVAL, 422, "Model %s is at version %s, not %s (omit model_ver to use the installed version)",
+                 *model ? *model : hx_models_default_name(app->models), info.version, ver);
     hx_resp_err(resp, &err);
     return -1;
   }
@@ -51,7 +60,7 @@ void hx_api_vectors_embed(void *a, hx_req *req, hx_resp *resp) {
     hx_v_add(&v, "value_error", "text", "Value error, text must not be empty or whitespace-only",
              json_string(text), NULL);
   const char *model;
-  if (model_or_reply(app, &v, &model, resp)) goto out;
+  if (model_or_reply(app, &v, ver, &model, resp)) goto out;
   char th[17];
   hx_text_hash(text, strlen(text), th);
   json_t *key = json_pack("{s:s,s:s,s:s,s:s,s:s}", "asset_id", asset, "segment_id", seg, "text_hash", th, "model",
@@ -117,7 +126,7 @@ void hx_api_vectors_embed_batch(void *a, hx_req *req, hx_resp *resp) {
     }
   }
   const char *model;
-  if (model_or_reply(app, &v, &model, resp)) goto out;
+  if (model_or_reply(app, &v, ver, &model, resp)) goto out;
   json_t *key = json_pack("{s:s,s:s,s:s,s:O}", "asset_id", asset, "model", model ? model : "default", "model_ver",
                           ver ? ver : "v1", "segments", key_segs);
   json_t *kwargs = json_pack("{s:s,s:s,s:s?,s:s?,s:O}", "org_id", who.org_id, "asset_id", asset, "model", model,

@@ -492,11 +492,14 @@ static int forward_chunk(hx_bert *b, const int32_t *ids, const int *lens, int ns
       memcpy(o, xs, (size_t)H * sizeof *o);
       for (int p = 1; p < lens[s]; p++)
         for (int i = 0; i < H; i++) o[i] = xs[(size_t)p * H + i] > o[i] ? xs[(size_t)p * H + i] : o[i];
+    } else if (pooling == HX_POOL_LAST) {
+      memcpy(o, xs + (size_t)(lens[s] - 1) * H, (size_t)H * sizeof *o);
     } else {
+      const float div = pooling == HX_POOL_MEAN_SQRT ? sqrtf((float)lens[s]) : (float)lens[s];
       for (int i = 0; i < H; i++) o[i] = 0;
       for (int p = 0; p < lens[s]; p++)
         for (int i = 0; i < H; i++) o[i] += xs[(size_t)p * H + i];
-      for (int i = 0; i < H; i++) o[i] /= (float)lens[s];
+      for (int i = 0; i < H; i++) o[i] /= div;
     }
   }
 out:
@@ -516,24 +519,110 @@ gemm_fail:
  * M >= 256 stay efficient), so the bound is free. */
 #define HX_BERT_CHUNK_TOKENS 1024
 #define HX_BERT_PAR_MIN_TOKENS 48
+/* A batch with at least this many tokens per thread (and a sequence per
+ * thread) is split across the threads by sequences instead of splitting
+ * every GEMM and loop: see hx_bert_forward. */
+#define HX_BERT_SPLIT_MIN_TOKENS 192
 
-int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
-                    int nthreads, float *out, hx_err *err) {
+/* Sequences [0, nseq) in chunks, each forward_chunk on nthreads threads. */
+static int forward_seq(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
+                       int nthreads, float *out, hx_err *err) {
   const char *env = getenv("HEIMDEX_EMBED_CHUNK_TOKENS"); /* tuning knob for benchmarks */
   int chunk = env && atoi(env) > 0 ? atoi(env) : HX_BERT_CHUNK_TOKENS;
   for (int a = 0; a < nseq;) {
     int z = a, T = 0, rc;
-    const int32_t *p = ids;
     while (z < nseq && (z == a || T + lens[z] <= chunk)) T += lens[z++];
     /* A chunk this small is ~50 fork/join points of a few microseconds of
      * work each: one thread is about as fast when the cores are idle and
      * does not collapse when they are shared (a spinning OpenMP barrier
      * waits a whole scheduler slice for a preempted partner). */
     int nt = T < HX_BERT_PAR_MIN_TOKENS ? 1 : nthreads;
-    if ((rc = forward_chunk(b, p, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
+    if ((rc = forward_chunk(b, ids, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
       return rc;
     ids += T;
     a = z;
   }
   return 0;
+}
+
+/* One thread's share of a batch: sequences [first, end), whose ids start at
+ * token off. */
+typedef struct share {
+  hx_bert *b;
+  const int32_t *ids;
+  const int *lens;
+  float *out;
+  int pooling, first, end, rc;
+  long long off;
+  hx_err err;
+} share;
+
+static void *share_run(void *arg) {
+  share *s = arg;
+  s->rc = forward_seq(s->b, s->ids + s->off, s->lens + s->first, s->end - s->first, s->pooling, 1,
+                      s->out + (size_t)s->first * s->b->c.hidden, &s->err);
+  return NULL;
+}
+
+/* Data parallelism across sequences: each thread runs whole forward passes
+ * on its share of the sequences, single-threaded (GEMMs included). A batch
+ * then meets one fork/join instead of ~10 per layer and chunk, each GEMM
+ * keeps its rows' activations in its own core's cache, and a thread that the
+ * scheduler preempts delays only its own share. The shares run on plain
+ * threads joined by blocking, so no thread spins waiting for a preempted
+ * partner (libgomp's barriers do, by default). Shares are contiguous runs
+ * of sequences with about equal token counts. Batches too small to give
+ * every thread HX_BERT_SPLIT_MIN_TOKENS tokens, or with fewer sequences than
+ * threads, keep the intra-operator parallelism of forward_seq. */
+int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
+                    int nthreads, float *out, hx_err *err) {
+  long long T = 0;
+  for (int s = 0; s < nseq; s++) T += lens[s] > 0 ? lens[s] : 0;
+  int nt = nthreads > nseq ? nseq : nthreads;
+  if (nt > 1 && T / nt < HX_BERT_SPLIT_MIN_TOKENS) nt = (int)(T / HX_BERT_SPLIT_MIN_TOKENS);
+  if (nt <= 1) return forward_seq(b, ids, lens, nseq, pooling, nthreads, out, err);
+
+  share *sh = calloc((size_t)nt, sizeof *sh);
+  pthread_t *tid = calloc((size_t)nt, sizeof *tid);
+  int *started = calloc((size_t)nt, sizeof *started), g = 0, rc = 0;
+  long long acc = 0;
+  if (!sh || !tid || !started) {
+    free(sh);
+    free(tid);
+    free(started);
+    return forward_seq(b, ids, lens, nseq, pooling, nthreads, out, err);
+  }
+  for (int k = 0; k < nt; k++) {
+    sh[k].b = b;
+    sh[k].lens = lens;
+    sh[k].pooling = pooling;
+    sh[k].ids = ids;
+    sh[k].out = out;
+  }
+  for (int s = 0; s < nseq && g + 1 < nt; s++) {
+    acc += lens[s] > 0 ? lens[s] : 0;
+    /* close share g once it holds its part of the tokens (or when only as
+     * many sequences remain as shares), leaving a sequence for each later one */
+    int left = nseq - (s + 1), need = nt - (g + 1);
+    if ((acc * nt >= T * (g + 1) && left >= need) || left == need) {
+      sh[g].end = s + 1;
+      sh[++g].first = s + 1;
+      sh[g].off = acc;
+    }
+  }
+  sh[nt - 1].end = nseq; /* nseq >= nt, so every share got its first above */
+  /* plain threads, joined by blocking: nothing spins while a share is
+   * still running (see OMP_WAIT_POLICY in docs/embed.md) */
+  for (int k = 1; k < nt; k++) started[k] = pthread_create(&tid[k], NULL, share_run, &sh[k]) == 0;
+  share_run(&sh[0]);
+  for (int k = 1; k < nt; k++) {
+    if (started[k]) pthread_join(tid[k], NULL);
+    else share_run(&sh[k]); /* no thread: run it here */
+  }
+  for (int k = 0; k < nt && !rc; k++)
+    if ((rc = sh[k].rc) && err) *err = sh[k].err;
+  free(sh);
+  free(tid);
+  free(started);
+  return rc;
 }

@@ -30,7 +30,9 @@ typedef struct hx_bert_config {
   float eps;
 } hx_bert_config;
 
-enum { HX_POOL_MEAN = 0, HX_POOL_CLS, HX_POOL_MAX };
+/* sentence-transformers pooling modes: mean, [CLS], max; sum / sqrt(length)
+ * (mean_sqrt_len_tokens); the last token ([SEP] for BERT: lasttoken). */
+enum { HX_POOL_MEAN = 0, HX_POOL_CLS, HX_POOL_MAX, HX_POOL_MEAN_SQRT, HX_POOL_LAST };
 
 /* Precision of the dense layers.
  *   F32: dnnl_sgemm on the f32 weights (the default, reference accuracy);

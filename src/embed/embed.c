@@ -24,12 +24,16 @@
 
 #define HX_BATCH_SEQS 64
 #define HX_BATCH_TOKENS 8192
+#define HX_MAX_DENSE 4
 
 struct hx_embedder {
-  hx_model_info info;
+  hx_model_info info;       /* info.dim: the output width (after Dense modules) */
   hx_bert *bert;            /* owned; NULL for lexical */
   hx_tokenizer *tok;        /* owned; NULL for lexical */
   int pooling;              /* HX_POOL_* */
+  hx__dense dense[HX_MAX_DENSE]; /* owned weights; applied in order after pooling */
+  char dense_path[HX_MAX_DENSE][256];
+  int ndense;
   int normalize;
   int max_len;              /* incl. [CLS]/[SEP] */
   int threads;
@@ -84,6 +88,7 @@ static int read_st_config(const char *dir, hx_embedder *e, int *max_seq, hx_err 
 
   e->pooling = HX_POOL_MEAN;
   e->normalize = 0;
+  e->ndense = 0;
   *max_seq = 0;
   if ((rc = hx__embed_path(path, sizeof path, dir, "modules.json", err)) ||
       (rc = hx__embed_json_load(path, 1, &mods, err)))
@@ -104,6 +109,17 @@ static int read_st_config(const char *dir, hx_embedder *e, int *max_seq, hx_err 
     if (strcmp(base, "Transformer") == 0) continue;
     if (strcmp(base, "Pooling") == 0) { pool_dir = p ? p : ""; continue; }
     if (strcmp(base, "Normalize") == 0) { e->normalize = 1; continue; }
+    if (strcmp(base, "Dense") == 0) {
+      if (e->normalize || e->ndense == HX_MAX_DENSE || !p || !*p || p[0] == '/' || strstr(p, "..") ||
+          strlen(p) >= sizeof e->dense_path[0]) {
+        rc = hx_err_set(err, HX_EUNSUPP, "%s: module %zu: Dense modules are supported after pooling, before "
+                        "Normalize, at most %d, each in its own subdirectory", path, i, HX_MAX_DENSE);
+        goto out;
+      }
+      if ((rc = hx__dense_config(dir, p, &e->dense[e->ndense], err))) goto out;
+      snprintf(e->dense_path[e->ndense++], sizeof e->dense_path[0], "%s", p);
+      continue;
+    }
     rc = hx_err_set(err, HX_EUNSUPP, "%s: module type '%s' is not supported", path, type);
     goto out;
   }
@@ -112,17 +128,23 @@ static int read_st_config(const char *dir, hx_embedder *e, int *max_seq, hx_err 
         (rc = hx__embed_path(path, sizeof path, sub, "config.json", err)) ||
         (rc = hx__embed_json_load(path, 0, &pool, err)))
       goto out;
-    int cls = json_is_true(json_object_get(pool, "pooling_mode_cls_token"));
-    int mean = json_is_true(json_object_get(pool, "pooling_mode_mean_tokens"));
-    int mx = json_is_true(json_object_get(pool, "pooling_mode_max_tokens"));
-    int other = json_is_true(json_object_get(pool, "pooling_mode_mean_sqrt_len_tokens")) ||
-                json_is_true(json_object_get(pool, "pooling_mode_weightedmean_tokens")) ||
-                json_is_true(json_object_get(pool, "pooling_mode_lasttoken"));
-    if (cls + mean + mx != 1 || other) {
-      rc = hx_err_set(err, HX_EUNSUPP, "%s: exactly one of cls / mean / max pooling is supported", path);
+    static const struct { const char *key; int mode; } modes[] = {
+      {"pooling_mode_cls_token", HX_POOL_CLS}, {"pooling_mode_mean_tokens", HX_POOL_MEAN},
+      {"pooling_mode_max_tokens", HX_POOL_MAX}, {"pooling_mode_mean_sqrt_len_tokens", HX_POOL_MEAN_SQRT},
+      {"pooling_mode_lasttoken", HX_POOL_LAST}};
+    int on = 0;
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++)
+      if (json_is_true(json_object_get(pool, modes[k].key))) {
+        e->pooling = modes[k].mode;
+        on++;
+      }
+    /* several modes at once would be their concatenation; weighted mean needs
+     * position weights: neither is implemented */
+    if (on != 1 || json_is_true(json_object_get(pool, "pooling_mode_weightedmean_tokens"))) {
+      rc = hx_err_set(err, HX_EUNSUPP, "%s: exactly one of cls / mean / max / mean_sqrt_len_tokens / lasttoken "
+                      "pooling is supported", path);
       goto out;
     }
-    e->pooling = cls ? HX_POOL_CLS : mx ? HX_POOL_MAX : HX_POOL_MEAN;
   }
   if ((rc = hx__embed_path(path, sizeof path, dir, "sentence_bert_config.json", err)) ||
       (rc = hx__embed_json_load(path, 1, &sb, err)))
@@ -178,9 +200,18 @@ int hx_embedder_open(const char *models_dir, const char *name, int vector_size, 
   e->max_len = max_seq ? max_seq : tok_max ? tok_max : c->max_pos;
   if (e->max_len > c->max_pos) e->max_len = c->max_pos;
   snprintf(e->info.name, sizeof e->info.name, "%s", name);
-  snprintf(e->info.version, sizeof e->info.version, "v1");
+  if ((rc = hx__embed_model_version(dir, e->info.version, err))) goto out;
   snprintf(e->info.kind, sizeof e->info.kind, "bert");
   e->info.dim = c->hidden;
+  for (int k = 0; k < e->ndense; k++) {
+    if (e->dense[k].in != e->info.dim) {
+      rc = hx_err_set(err, HX_ECORRUPT, "%s/%s/config.json: in_features is %d but the vector before it has %d",
+                      dir, e->dense_path[k], e->dense[k].in, e->info.dim);
+      goto out;
+    }
+    if ((rc = hx__dense_load(dir, e->dense_path[k], &e->dense[k], err))) goto out;
+    e->info.dim = e->dense[k].out;
+  }
   e->info.max_tokens = e->max_len;
   const char *prec = getenv("HEIMDEX_EMBED_PRECISION");
   if (prec && *prec && (rc = hx_embedder_set_precision(e, prec, err))) goto out;
@@ -196,6 +227,7 @@ void hx_embedder_free(hx_embedder *e) {
   if (!e) return;
   hx_bert_free(e->bert);
   hx_tokenizer_free(e->tok);
+  for (int k = 0; k < e->ndense; k++) hx__dense_release(&e->dense[k]);
   free(e);
 }
 
@@ -257,19 +289,23 @@ static int reject(int *status, float *out, int dim, size_t i, int rc) {
 
 static int embed_bert(hx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
                       float *out, int *ntokens, int *truncated, int *status, hx_err *err) {
-  const int H = e->info.dim, ML = e->max_len;
+  /* H: the encoder's width (pooled vectors), D: the output width after the
+   * Dense modules, W: the widest vector in between */
+  const int H = hx_bert_config_of(e->bert)->hidden, D = e->info.dim, ML = e->max_len;
   int32_t *ids = NULL, *packed = NULL;
   item *items = NULL;
-  int *blens = NULL;
-  float *pooled = NULL;
+  int *blens = NULL, W = H;
+  float *pooled = NULL, *dense = NULL;
   int rc = 0;
 
+  for (int k = 0; k < e->ndense; k++) W = e->dense[k].out > W ? e->dense[k].out : W;
   ids = malloc(n * (size_t)ML * sizeof *ids);
   items = malloc(n * sizeof *items);
   packed = malloc(((size_t)HX_BATCH_TOKENS + (size_t)ML) * sizeof *packed);
   blens = malloc(HX_BATCH_SEQS * sizeof *blens);
-  pooled = malloc((size_t)HX_BATCH_SEQS * H * sizeof *pooled);
-  if (!ids || !items || !packed || !blens || !pooled) {
+  pooled = malloc((size_t)HX_BATCH_SEQS * W * sizeof *pooled);
+  dense = e->ndense ? malloc((size_t)HX_BATCH_SEQS * W * sizeof *dense) : NULL;
+  if (!ids || !items || !packed || !blens || !pooled || (e->ndense && !dense)) {
     rc = hx_err_set(err, HX_ENOMEM, "out of memory for %zu texts", n);
     goto out;
   }
@@ -280,13 +316,13 @@ static int embed_bert(hx_embedder *e, const char *const *texts, const size_t *le
     if (ntokens) ntokens[i] = 0;
     if (truncated) truncated[i] = 0;
     if ((rc = hx_tokenizer_encode(e->tok, texts[i], len, ML, ids + i * (size_t)ML, &nt, &tr, err))) {
-      if ((rc = reject(status, out, H, i, text_error(err, rc, i, n)))) goto out;
+      if ((rc = reject(status, out, D, i, text_error(err, rc, i, n)))) goto out;
       continue;
     }
     if (nt <= 2) {
       rc = n > 1 ? hx_err_setst(err, HX_EINVAL, 422, "text %zu is empty or whitespace-only", i)
                  : hx_err_setst(err, HX_EINVAL, 422, "text is empty or whitespace-only");
-      if ((rc = reject(status, out, H, i, rc))) goto out;
+      if ((rc = reject(status, out, D, i, rc))) goto out;
       continue;
     }
     if (status) status[i] = 0;
@@ -307,10 +343,20 @@ static int embed_bert(hx_embedder *e, const char *const *texts, const size_t *le
     }
     if ((rc = hx_bert_forward(e->bert, packed, blens, (int)(b - a), e->pooling, e->threads, pooled, err)))
       goto out;
+    float *v = pooled, *spare = dense;
+    for (int k = 0; k < e->ndense; k++) {
+      if (hx__dense_apply(&e->dense[k], (int)(b - a), v, spare)) {
+        rc = hx_err_set(err, HX_EINVAL, "Dense module %s failed", e->dense_path[k]);
+        goto out;
+      }
+      float *t = v;
+      v = spare;
+      spare = t;
+    }
     for (size_t k = a; k < b; k++) {
-      float *o = out + (size_t)items[k].idx * H;
-      memcpy(o, pooled + (k - a) * (size_t)H, (size_t)H * sizeof *o);
-      if (e->normalize) l2_normalize(o, H);
+      float *o = out + (size_t)items[k].idx * D;
+      memcpy(o, v + (k - a) * (size_t)D, (size_t)D * sizeof *o);
+      if (e->normalize) l2_normalize(o, D);
     }
     a = b;
   }
@@ -320,6 +366,7 @@ out:
   free(packed);
   free(blens);
   free(pooled);
+  free(dense);
   return rc;
 }
 
@@ -371,9 +418,16 @@ static int describe(const char *models_dir, const char *dirname, hx_model_info *
     return -1;
   memset(mi, 0, sizeof *mi);
   snprintf(mi->name, sizeof mi->name, "%s", alias_of(dirname));
-  snprintf(mi->version, sizeof mi->version, "v1");
+  if (hx__embed_model_version(dir, mi->version, NULL)) return -1;
   snprintf(mi->kind, sizeof mi->kind, "bert");
   mi->dim = c.hidden;
+  {
+    /* Dense modules set the output width (configs only; a broken one is
+     * reported when the model is opened) */
+    hx_embedder st = {0};
+    int ms = 0;
+    if (read_st_config(dir, &st, &ms, NULL) == 0 && st.ndense) mi->dim = st.dense[st.ndense - 1].out;
+  }
   mi->max_tokens = c.max_pos;
   if (!hx__embed_path(path, sizeof path, dir, "sentence_bert_config.json", NULL) &&
       !hx__embed_json_load(path, 1, &sb, NULL) && sb) {

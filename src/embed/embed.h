@@ -30,7 +30,8 @@ typedef struct hx_embedder hx_embedder;
 
 typedef struct hx_model_info {
   char name[64];     /* the name it was opened / listed under */
-  char version[32];  /* "v1" for lexical; for bert the directory's config hash prefix */
+  char version[32];  /* "v1" for lexical; for bert the first 12 hex digits of a
+                        SHA-256 over its files' bytes (see version.c) */
   int dim;           /* output dimension */
   int max_tokens;    /* incl. [CLS]/[SEP]; 0 = unlimited (lexical) */
   int is_default;    /* set by hx_models_list on the model picked by default */

@@ -11,6 +11,10 @@
  *     is reported in the result without failing the others.
  *
  * Point ids are the original's: point_id(org, asset, segment, model, model_ver).
+ * model_ver is the model's own version (for BERT models a hash of its files,
+ * see src/embed/version.c) when the request gave none: the job key keeps the
+ * original "v1" for that case, while point ids, payloads and results carry
+ * the real version.
  * Each point also carries the segment's BM25 sparse vector (src/search/sparse.h)
  * for keyword and hybrid search, and its payload the segment text (`text`), so
  * search results show what matched. The ledger and outbox keep no raw text.
@@ -115,13 +119,13 @@ static void embed_text_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
     const char *model = kw_str(runs[i].msg, "model");
     const char *ver = kw_str(runs[i].msg, "model_ver");
     if (!model || !*model) model = hx_models_default_name(ctx->models);
-    if (!ver || !*ver) ver = "v1";
+    if (!ver) ver = ""; /* none given: the model's own version, known once it is open */
     size_t g = 0;
     for (size_t k = i; k < n; k++) {
       if (done[k]) continue;
       const char *m2 = kw_str(runs[k].msg, "model"), *v2 = kw_str(runs[k].msg, "model_ver");
       if (!m2 || !*m2) m2 = hx_models_default_name(ctx->models);
-      if (!v2 || !*v2) v2 = "v1";
+      if (!v2) v2 = "";
       if (strcmp(org, kw_str(runs[k].msg, "org_id")) || strcmp(model, m2) || strcmp(ver, v2)) continue;
       idx[g++] = k;
       done[k] = 1;
@@ -135,6 +139,7 @@ static void embed_text_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
     int rc = (!assets || !segs || !texts || !status || !ntok || !trunc || !ids)
                  ? hx_err_set(&err, HX_ENOMEM, "out of memory")
                  : hx_models_get(ctx->models, model, &e, &err);
+    if (!rc && !*ver) ver = hx_embedder_info(e)->version;
     for (size_t k = 0; k < g && !rc; k++) {
       hx_run *r = &runs[idx[k]];
       hx_run_step(r, "embedding", 30);
@@ -185,7 +190,6 @@ static void embed_batch_one(hx_actor_ctx *ctx, hx_run *r) {
     return;
   }
   if (!model || !*model) model = hx_models_default_name(ctx->models);
-  if (!ver || !*ver) ver = "v1";
   hx_embedder *e = NULL;
   hx_err err = {0};
   int rc = hx_models_get(ctx->models, model, &e, &err);
@@ -193,6 +197,7 @@ static void embed_batch_one(hx_actor_ctx *ctx, hx_run *r) {
     hx_run_fail(r, rc != HX_ENOENT && rc != HX_EUNSUPP && rc != HX_ECORRUPT, "embedding failed: %s", err.msg);
     return;
   }
+  if (!ver || !*ver) ver = hx_embedder_info(e)->version; /* none given: the model's own */
   size_t total = json_array_size(segs), ok = 0;
   json_t *failed = json_array();
   const char *assets[EMBED_CHUNK], *ids_s[EMBED_CHUNK], *texts[EMBED_CHUNK];

@@ -13,7 +13,10 @@ the Hugging Face / sentence-transformers layout:
   tests/embed/tiny-bert-bf16/   BF16 weights, tensor names with "bert." prefix
   each with config.json, modules.json, 1_Pooling/config.json,
   sentence_bert_config.json and reference.json (token ids + embeddings
-  computed from that directory's own rounded weights).
+  computed from that directory's own rounded weights);
+  tests/embed/tiny-bert-dense/  tiny-bert's weights with mean_sqrt_len_tokens
+  pooling and two sentence-transformers Dense modules (Tanh with bias,
+  Identity without), references also with lasttoken pooling.
 
 Run: /usr/bin/python3 tests/embed/make_fixture.py   (needs python3-torch, python3-numpy)
 The output is committed so `make test` does not need torch.
@@ -216,7 +219,7 @@ def write_safetensors(path, W, dtype, prefix=""):
             f.write(b)
 
 # ----------------------------------------------- reference forward (float64)
-def forward(W, ids, pooling="mean"):
+def forward(W, ids, pooling="mean", dense=None, normalize=True):
     W = {k: v.double() for k, v in W.items()}
     L, d = len(ids), H // HEADS
     x = (W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][:L]
@@ -236,15 +239,32 @@ def forward(W, ids, pooling="mean"):
         h = F.gelu(lin(x, "intermediate.dense"))  # exact erf GELU
         x = F.layer_norm(x + lin(h, "output.dense"), (H,),
                          W[p + "output.LayerNorm.weight"], W[p + "output.LayerNorm.bias"], EPS)
+    # sentence_transformers.models.Pooling, one mode at a time (no padding here)
     if pooling == "mean":
         v = x.mean(0)
     elif pooling == "cls":
         v = x[0]
-    else:
+    elif pooling == "max":
         v = x.max(0).values
-    return (v / v.norm()).tolist()
+    elif pooling == "mean_sqrt_len":
+        v = x.sum(0) / math.sqrt(L)
+    elif pooling == "lasttoken":
+        v = x[L - 1]  # the last token the attention mask covers: [SEP]
+    else:
+        raise ValueError(pooling)
+    # sentence_transformers.models.Dense: activation(linear(v)), in module order
+    for layer in dense or []:
+        v = layer(v)
+    return (v / v.norm() if normalize else v).tolist()
 
 # ---------------------------------------------------------------- writing
+def st_modules(after_pooling):
+    """modules.json: Transformer, Pooling, then these module types in order
+    (each in its directory "<idx>_<Type>", as sentence-transformers saves)."""
+    types = ["Transformer", "Pooling"] + after_pooling
+    return [{"idx": i, "name": str(i), "path": "" if i == 0 else f"{i}_{t}",
+             "type": "sentence_transformers.models." + t} for i, t in enumerate(types)]
+
 def write_dir(name, W, dtype, prefix, tokenizer_json):
     d = os.path.join(HERE, name)
     shutil.rmtree(d, ignore_errors=True)
@@ -259,10 +279,7 @@ def write_dir(name, W, dtype, prefix, tokenizer_json):
         "vocab_size": V, "max_position_embeddings": MAX_POS, "type_vocab_size": 2,
         "layer_norm_eps": EPS, "hidden_act": "gelu", "position_embedding_type": "absolute",
         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "torch_dtype": "float32"})
-    dump("modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}])
+    dump("modules.json", st_modules(["Normalize"]))
     dump("1_Pooling/config.json", {
         "word_embedding_dimension": H, "pooling_mode_cls_token": False,
         "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
@@ -294,7 +311,60 @@ def write_dir(name, W, dtype, prefix, tokenizer_json):
         if dtype == "F32":
             e["cls"] = [float("%.7g" % x) for x in forward(R, ids, "cls")]
             e["max"] = [float("%.7g" % x) for x in forward(R, ids, "max")]
+            e["lasttoken"] = [float("%.7g" % x) for x in forward(R, ids, "lasttoken")]
         ref["embeddings"].append(e)
+    with open(os.path.join(d, "reference.json"), "w", encoding="utf-8") as f:
+        json.dump(ref, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+
+DENSE_TYPES = {"tanh": "torch.nn.modules.activation.Tanh", "identity": "torch.nn.modules.linear.Identity"}
+
+def write_dense_dir(name, W):
+    """tiny-bert's transformer followed by sentence-transformers modules
+    beyond Pooling + Normalize: Pooling(mean_sqrt_len_tokens) -> Dense(32->16,
+    Tanh, bias) -> Dense(16->24, Identity, no bias) -> Normalize. The Dense
+    layers are real torch.nn.Linear modules (as sentence_transformers.models.
+    Dense holds them, saved as linear.weight / linear.bias), run in float64."""
+    src, d = os.path.join(HERE, "tiny-bert"), os.path.join(HERE, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for f in ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "sentence_bert_config.json"):
+        shutil.copy(os.path.join(src, f), os.path.join(d, f))
+    def dump(rel, obj):
+        os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+        with open(os.path.join(d, rel), "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    torch.manual_seed(4321)
+    specs = [("2_Dense", H, 16, True, "tanh"), ("3_Dense", 16, 24, False, "identity")]
+    layers = []
+    for path, n_in, n_out, bias, act in specs:
+        lin = torch.nn.Linear(n_in, n_out, bias=bias)
+        with torch.no_grad():
+            lin.weight.mul_(3.0)  # push Tanh out of its linear range so scale matters
+        dump(path + "/config.json", {"in_features": n_in, "out_features": n_out, "bias": bias,
+                                     "activation_function": DENSE_TYPES[act]})
+        T = {"linear.weight": lin.weight.detach().clone()}
+        if bias:
+            T["linear.bias"] = lin.bias.detach().clone()
+        write_safetensors(os.path.join(d, path, "model.safetensors"), T, "F32")
+        lin = lin.double()
+        f = torch.nn.Tanh() if act == "tanh" else torch.nn.Identity()
+        layers.append(lambda v, lin=lin, f=f: f(lin(v)))
+    dump("modules.json", st_modules(["Dense", "Dense", "Normalize"]))
+    dump("1_Pooling/config.json", {
+        "word_embedding_dimension": H, "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": True, "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": False})
+    ref = {"dtype": "F32", "max_seq_length": MAX_SEQ, "embeddings": []}
+    for t in TEXTS:
+        ids, cut = encode(t)
+        ref["embeddings"].append({
+            "text": t, "ntokens": len(ids), "truncated": cut,
+            "dense": [float("%.7g" % x) for x in forward(W, ids, "mean_sqrt_len", layers)],
+            "dense_raw": [float("%.7g" % x) for x in forward(W, ids, "mean_sqrt_len", layers, False)],
+            "dense_lasttoken": [float("%.7g" % x) for x in forward(W, ids, "lasttoken", layers)]})
     with open(os.path.join(d, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(ref, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
@@ -304,7 +374,9 @@ def main():
     write_dir("tiny-bert", W, "F32", "", False)
     write_dir("tiny-bert-f16", W, "F16", "", True)
     write_dir("tiny-bert-bf16", W, "BF16", "bert.", False)
-    total = sum(os.path.getsize(os.path.join(r, f)) for n in ("tiny-bert", "tiny-bert-f16", "tiny-bert-bf16")
+    write_dense_dir("tiny-bert-dense", W)
+    total = sum(os.path.getsize(os.path.join(r, f)) for n in ("tiny-bert", "tiny-bert-f16", "tiny-bert-bf16",
+                                                              "tiny-bert-dense")
                 for r, _, fs in os.walk(os.path.join(HERE, n)) for f in fs)
     print(f"fixture written: vocab {V}, {total} bytes", file=sys.stderr)
 

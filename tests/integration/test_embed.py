@@ -4,6 +4,7 @@ tests/embed/make_fixture.py) and with the built-in lexical embedder; the
 original's job key; model checks before any job; raw text not kept in the
 ledger (the point's payload keeps it for search results); a batch of 1,000
 segments with per-segment failures and progress reaching 100; GET /models."""
+import hashlib
 import json
 import math
 import os
@@ -21,6 +22,22 @@ def unit(v):
     return [x / n for x in v]
 
 
+def model_version(d):
+    """The version src/embed/version.c documents, computed independently."""
+    names = ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
+             "modules.json", "sentence_bert_config.json"]
+    if os.path.exists(os.path.join(d, "modules.json")):
+        for m in json.load(open(os.path.join(d, "modules.json"))):
+            if m.get("path"):
+                names += [m["path"] + "/config.json", m["path"] + "/model.safetensors"]
+    h = hashlib.sha256()
+    for n in names:
+        p = os.path.join(d, n)
+        if os.path.isfile(p):
+            h.update((n + "\n" + hashlib.sha256(open(p, "rb").read()).hexdigest() + "\n").encode())
+    return h.hexdigest()[:12]
+
+
 def test_tiny_bert_matches_pytorch(binary):
     ref = json.load(open(os.path.join(MODELS, "tiny-bert", "reference.json")))
     s = hx.Server(binary, env={"HEIMDEX_MODELS_DIR": MODELS, "VECTOR_SIZE": "32",
@@ -32,23 +49,43 @@ def test_tiny_bert_matches_pytorch(binary):
         check(st == 200 and models["default"] == "tiny-bert" and names["tiny-bert"]["dim"] == 32
               and names["tiny-bert"]["default"] is True and names["tiny-bert"]["kind"] == "bert"
               and "lexical" in names, "GET /models", models)
+        ver = model_version(os.path.join(MODELS, "tiny-bert"))
+        check(names["tiny-bert"]["version"] == ver and names["lexical"]["version"] == "v1", "content hash version",
+              names, ver)
         for i, case in enumerate(ref["embeddings"][:4]):
             st, r = s.req("POST", "/vectors/embed", {"asset_id": "ref", "segment_id": f"s{i}", "text": case["text"]}, tok)
             check(st == 200, "create", st, r)
+            first_id = r["job_id"] if i == 0 else first_id
             job = s.wait_job(r["job_id"], tok)
             check(job["status"] == "completed", "completed", job)
             res = job["result"]
             check(res["model"] == "tiny-bert" and res["tokens"] == case["ntokens"]
                   and res["truncated_tokens"] == case["truncated"] and res["text_len"] == len(case["text"].encode()),
                   "result fields", res, case["ntokens"])
-            check(res["point_id"] == hx.point_id(ORG, "ref", f"s{i}", "tiny-bert", "v1"), "point id", res)
+            check(res["model_ver"] == ver and res["point_id"] == hx.point_id(ORG, "ref", f"s{i}", "tiny-bert", ver),
+                  "real model version in the result and point id", res, ver)
             st, p = s.req("GET", f"/vectors/{res['point_id']}", token=tok)
             got, want = p["vector"], unit(case["mean"])
             diff = max(abs(a - b) for a, b in zip(got, want))
             cos = sum(a * b for a, b in zip(got, want))
             check(len(got) == 32 and diff <= 1e-4 and cos >= 0.9999, "vector vs PyTorch", diff, cos)
             # the point keeps the segment text for search results (the ledger does not)
-            check(p["payload"].get("text") == case["text"] and p["payload"]["model"] == "tiny-bert", "payload", p["payload"])
+            check(p["payload"].get("text") == case["text"] and p["payload"]["model"] == "tiny-bert"
+                  and p["payload"]["model_ver"] == ver, "payload", p["payload"])
+        # no model_ver given: the job key keeps the original's "v1" (DESIGN: default/v1)
+        key_payload = {"asset_id": "ref", "model": "default", "model_ver": "v1", "segment_id": "s0",
+                       "text_hash": hashlib.sha256(ref["embeddings"][0]["text"].encode()).hexdigest()[:16]}
+        first_key = s.sql("SELECT job_key FROM job WHERE id=?", (first_id,))[0][0]
+        want_key = hashlib.sha256(("%s:dispatch_embed_text:%s" % (ORG, json.dumps(
+            key_payload, sort_keys=True, separators=(",", ":")))).encode()).hexdigest()
+        check(first_key == want_key, "job key default/v1", first_key, want_key)
+        # a model_ver must be the installed one
+        st, r = s.req("POST", "/vectors/embed", {"asset_id": "ref", "segment_id": "v", "text": "hello", "model_ver": "v2"},
+                      tok)
+        check(st == 422 and ver in r["detail"] and "v2" in r["detail"], "wrong model_ver", st, r)
+        st, r = s.req("POST", "/vectors/embed", {"asset_id": "ref", "segment_id": "v", "text": "hello", "model_ver": ver},
+                      tok)
+        check(st == 200 and s.wait_job(r["job_id"], tok)["result"]["model_ver"] == ver, "right model_ver", st, r)
         # truncation by tokens, reported
         long_case = max(ref["embeddings"], key=lambda c: c["truncated"])
         check(long_case["truncated"] > 0, "fixture has a truncated case")

@@ -19,6 +19,7 @@
 #define FIX_F32 "tests/embed/tiny-bert"
 #define FIX_F16 "tests/embed/tiny-bert-f16"
 #define FIX_BF16 "tests/embed/tiny-bert-bf16"
+#define FIX_DENSE "tests/embed/tiny-bert-dense"
 
 static inline json_t *fix_reference(const char *dir) {
   char p[512];
@@ -61,8 +62,9 @@ static inline void fix_copy_tree(const char *src, const char *dst) {
     char s[1024], t[1024];
     struct stat sb;
     if (de->d_name[0] == '.') continue;
-    snprintf(s, sizeof s, "%s/%s", src, de->d_name);
-    snprintf(t, sizeof t, "%s/%s", dst, de->d_name);
+    if (snprintf(s, sizeof s, "%s/%s", src, de->d_name) >= (int)sizeof s ||
+        snprintf(t, sizeof t, "%s/%s", dst, de->d_name) >= (int)sizeof t)
+      abort(); /* fixture paths are short */
     stat(s, &sb);
     if (S_ISDIR(sb.st_mode)) {
       fix_copy_tree(s, t);

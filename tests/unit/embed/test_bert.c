@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "embed/bert.h"
 #include "embed/embed.h"
 #include "unit/embed/fixture.h"
 
@@ -53,21 +54,23 @@ static void check_dir(const char *models, const char *name, const char *refdir, 
   assert_int_equal(rc, 0);
   if (g_precision) assert_int_equal(hx_embedder_set_precision(e, g_precision, &err), 0);
   const hx_model_info *mi = hx_embedder_info(e);
-  assert_int_equal(mi->dim, 32);
+  json_t *embs = json_object_get(ref, "embeddings");
+  const int dim = (int)json_array_size(json_object_get(json_array_get(embs, 0), key));
+  assert_true(dim > 0 && dim <= 64);
+  assert_int_equal(mi->dim, dim);
   assert_int_equal(mi->max_tokens, 24);
   assert_string_equal(mi->kind, "bert");
-  json_t *embs = json_object_get(ref, "embeddings");
   n = json_array_size(embs);
   assert_true(n >= 10);
   const char **texts = calloc(n, sizeof *texts);
   size_t *lens = calloc(n, sizeof *lens);
-  float *all = calloc(n * 32, sizeof *all);
+  float *all = calloc(n * (size_t)dim, sizeof *all);
   int *nt = calloc(n, sizeof *nt), *tr = calloc(n, sizeof *tr);
   json_array_foreach(embs, i, c) {
     json_t *jt = json_object_get(c, "text");
     texts[i] = json_string_value(jt);
     lens[i] = json_string_length(jt);
-    float one[32];
+    float one[64];
     int nt1 = 0, tr1 = 0;
     char what[128];
     rc = hx_embedder_embed(e, &texts[i], &lens[i], 1, one, &nt1, &tr1, &err);
@@ -76,13 +79,13 @@ static void check_dir(const char *models, const char *name, const char *refdir, 
     assert_int_equal(nt1, (int)json_integer_value(json_object_get(c, "ntokens")));
     assert_int_equal(tr1, (int)json_integer_value(json_object_get(c, "truncated")));
     snprintf(what, sizeof what, "%s text %zu (%s)", name, i, key);
-    compare(one, json_object_get(c, key), 32, what);
+    compare(one, json_object_get(c, key), dim, what);
   }
   assert_int_equal(hx_embedder_embed(e, texts, lens, n, all, nt, tr, &err), 0);
   json_array_foreach(embs, i, c) {
     char what[128];
     snprintf(what, sizeof what, "%s batch text %zu (%s)", name, i, key);
-    compare(all + i * 32, json_object_get(c, key), 32, what);
+    compare(all + i * (size_t)dim, json_object_get(c, key), dim, what);
     assert_int_equal(tr[i], (int)json_integer_value(json_object_get(c, "truncated")));
   }
   free(texts);
@@ -154,6 +157,54 @@ static void with_pooling(const char *mode, const char *key) {
 
 static void test_cls_pooling(void **s) { (void)s; with_pooling("cls", "cls"); }
 static void test_max_pooling(void **s) { (void)s; with_pooling("max", "max"); }
+
+/* A pooling config naming one mode in sentence-transformers' words. */
+static void write_pooling(const char *dir, const char *mode) {
+  char p[600], cfg[256];
+  snprintf(p, sizeof p, "%s/1_Pooling/config.json", dir);
+  snprintf(cfg, sizeof cfg, "{\"pooling_mode_mean_tokens\": false, \"%s\": true}", mode);
+  fix_write(p, cfg, strlen(cfg));
+}
+
+static void test_lasttoken_pooling(void **s) {
+  (void)s;
+  char models[256], dir[512];
+  fix_scratch(FIX_F32, "pooled", models, sizeof models, dir, sizeof dir);
+  write_pooling(dir, "pooling_mode_lasttoken");
+  check_dir(models, "pooled", FIX_F32, "lasttoken");
+  fix_rm_tree(models);
+}
+
+/* mean_sqrt_len_tokens pooling -> Dense(Tanh, bias) -> Dense(Identity, no
+ * bias) -> Normalize, against torch.nn.Linear / Tanh in float64. */
+static void test_dense_modules(void **s) {
+  (void)s;
+  check_dir("tests/embed", "tiny-bert-dense", FIX_DENSE, "dense");
+}
+
+/* Without Normalize the raw Dense output must match too: this pins the
+ * scale of mean_sqrt_len pooling (sum / sqrt(n)), which Tanh makes visible. */
+static void test_dense_unnormalised(void **s) {
+  (void)s;
+  char models[256], dir[512], p[600];
+  fix_scratch(FIX_DENSE, "dense", models, sizeof models, dir, sizeof dir);
+  snprintf(p, sizeof p, "%s/modules.json", dir);
+  const char *mods = "[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+                     " {\"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"},"
+                     " {\"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"},"
+                     " {\"path\": \"3_Dense\", \"type\": \"sentence_transformers.models.Dense\"}]";
+  fix_write(p, mods, strlen(mods));
+  check_dir(models, "dense", FIX_DENSE, "dense_raw");
+  /* lasttoken pooling, Normalize back (bare class names, as older ST wrote) */
+  write_pooling(dir, "pooling_mode_lasttoken");
+  const char *mods2 = "[{\"path\": \"\", \"type\": \"Transformer\"}, {\"path\": \"1_Pooling\", \"type\": \"Pooling\"},"
+                      " {\"path\": \"2_Dense\", \"type\": \"Dense\"}, {\"path\": \"3_Dense\", \"type\": \"Dense\"},"
+                      " {\"path\": \"4_Normalize\", \"type\": \"Normalize\"}]";
+  fix_write(p, mods2, strlen(mods2));
+  check_dir(models, "dense", FIX_DENSE, "dense_lasttoken");
+  fix_rm_tree(models);
+}
+
 
 static void test_many_texts_batched(void **s) {
   (void)s;
@@ -283,22 +334,32 @@ static void test_embed_each(void **s) {
   }
 }
 
-/* Damage one file of a scratch copy; opening must fail naming that file. */
-static void expect_open_error(const char *file, const void *data, long len, int code) {
+/* Damage one file of a scratch copy of src; opening must fail with code and
+ * a message naming `named`. */
+static void expect_open_error_named(const char *src, const char *file, const void *data, long len, int code,
+                                    const char *named) {
   char models[256], dir[512], p[600];
   hx_embedder *e = NULL;
   hx_err err = {0};
-  fix_scratch(FIX_F32, "broken", models, sizeof models, dir, sizeof dir);
+  fix_scratch(src, "broken", models, sizeof models, dir, sizeof dir);
   snprintf(p, sizeof p, "%s/%s", dir, file);
   if (len < 0) unlink(p);
   else fix_write(p, data, (size_t)len);
   int rc = hx_embedder_open(models, "broken", 0, &e, &err);
-  if (rc != code || !strstr(err.msg, file))
+  if (rc != code || !strstr(err.msg, named))
     fprintf(stderr, "%s: rc %d msg '%s'\n", file, rc, err.msg);
   assert_int_equal(rc, code);
   assert_null(e);
-  assert_non_null(strstr(err.msg, file));
+  assert_non_null(strstr(err.msg, named));
   fix_rm_tree(models);
+}
+
+static void expect_open_error_in(const char *src, const char *file, const void *data, long len, int code) {
+  expect_open_error_named(src, file, data, len, code, file);
+}
+
+static void expect_open_error(const char *file, const void *data, long len, int code) {
+  expect_open_error_in(FIX_F32, file, data, len, code);
 }
 
 static void test_missing_and_corrupt_files(void **s) {
@@ -318,6 +379,80 @@ static void test_missing_and_corrupt_files(void **s) {
   char *w = fix_read(FIX_F32 "/model.safetensors", &n);
   expect_open_error("model.safetensors", w, (long)(n - 100), HX_ECORRUPT);
   free(w);
+}
+
+static void test_unsupported_modules(void **s) {
+  (void)s;
+  /* pooling: weighted mean, two modes at once, none */
+  const char *bad_pool[] = {"{\"pooling_mode_weightedmean_tokens\": true}",
+                            "{\"pooling_mode_mean_tokens\": true, \"pooling_mode_lasttoken\": true}",
+                            "{\"pooling_mode_mean_tokens\": false}"};
+  for (size_t i = 0; i < 3; i++)
+    expect_open_error_in(FIX_F32, "1_Pooling/config.json", bad_pool[i], (long)strlen(bad_pool[i]), HX_EUNSUPP);
+  /* Dense: unknown activation, wrong in_features, bad config, missing or
+   * mis-shaped weights, pickle-only weights */
+  const char *relu = "{\"in_features\": 32, \"out_features\": 16, \"bias\": true, "
+                     "\"activation_function\": \"torch.nn.modules.activation.ReLU\"}";
+  expect_open_error_in(FIX_DENSE, "2_Dense/config.json", relu, (long)strlen(relu), HX_EUNSUPP);
+  const char *wide = "{\"in_features\": 33, \"out_features\": 16}";
+  expect_open_error_in(FIX_DENSE, "2_Dense/config.json", wide, (long)strlen(wide), HX_ECORRUPT);
+  expect_open_error_in(FIX_DENSE, "2_Dense/config.json", "{\"in_features\": 32}", 18, HX_ECORRUPT);
+  expect_open_error_in(FIX_DENSE, "2_Dense/model.safetensors", NULL, -1, HX_ENOENT);
+  const char *tall = "{\"in_features\": 32, \"out_features\": 17, \"activation_function\": \"Tanh\"}";
+  expect_open_error_named(FIX_DENSE, "2_Dense/config.json", tall, (long)strlen(tall), HX_ECORRUPT,
+                          "2_Dense/model.safetensors: tensor 'linear.weight'");
+  {
+    char models[256], dir[512], p[600];
+    hx_embedder *e = NULL;
+    hx_err err = {0};
+    fix_scratch(FIX_DENSE, "pickle", models, sizeof models, dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/3_Dense/model.safetensors", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/3_Dense/pytorch_model.bin", dir);
+    fix_write(p, "x", 1);
+    assert_int_equal(hx_embedder_open(models, "pickle", 0, &e, &err), HX_EUNSUPP);
+    assert_non_null(strstr(err.msg, "3_Dense/pytorch_model.bin"));
+    fix_rm_tree(models);
+  }
+}
+
+/* Splitting a batch across threads by sequences (hx_bert_forward) gives
+ * what one thread gives, however the lengths fall: short sequences first and
+ * one long one last, and the reverse. */
+static void test_split_across_threads(void **s) {
+  (void)s;
+  enum { N = 64 };
+  hx_bert *b = NULL;
+  hx_err err = {0};
+  assert_int_equal(hx_bert_load(FIX_F32, &b, &err), 0);
+  int lens[N], T = 0;
+  for (int order = 0; order < 2; order++) {
+    T = 0;
+    for (int i = 0; i < N; i++) {
+      int j = order ? N - 1 - i : i;
+      lens[j] = i < N - 4 ? 8 + i % 9 : 32; /* ~720 shorter tokens, then four full sequences: up to 4 shares */
+      T += lens[j];
+    }
+    int32_t *ids = malloc(sizeof *ids * (size_t)T);
+    for (int t = 0; t < T; t++) ids[t] = 5 + (t * 7) % 100;
+    float *one = malloc(sizeof *one * N * 32), *many = malloc(sizeof *many * N * 32);
+    assert_int_equal(hx_bert_forward(b, ids, lens, N, HX_POOL_MEAN, 1, one, &err), 0);
+    for (int nt = 2; nt <= 4; nt++) {
+      assert_int_equal(hx_bert_forward(b, ids, lens, N, HX_POOL_MEAN, nt, many, &err), 0);
+      double maxd = 0;
+      for (int i = 0; i < N * 32; i++) maxd = fmax(maxd, fabs(one[i] - many[i]));
+      if (maxd > 1e-5) fprintf(stderr, "order %d threads %d: max|diff| %g\n", order, nt, maxd);
+      assert_true(maxd <= 1e-5);
+    }
+    /* a bad sequence in any share fails the call and says why */
+    lens[N / 2] = 0;
+    assert_int_equal(hx_bert_forward(b, ids, lens, N, HX_POOL_MEAN, 2, many, &err), HX_EINVAL);
+    assert_non_null(strstr(err.msg, "0 tokens"));
+    free(ids);
+    free(one);
+    free(many);
+  }
+  hx_bert_free(b);
 }
 
 static void test_unknown_model(void **s) {
@@ -342,6 +477,11 @@ int main(void) {
     cmocka_unit_test(test_precision_names),
     cmocka_unit_test(test_cls_pooling),
     cmocka_unit_test(test_max_pooling),
+    cmocka_unit_test(test_split_across_threads),
+    cmocka_unit_test(test_lasttoken_pooling),
+    cmocka_unit_test(test_dense_modules),
+    cmocka_unit_test(test_dense_unnormalised),
+    cmocka_unit_test(test_unsupported_modules),
     cmocka_unit_test(test_many_texts_batched),
     cmocka_unit_test(test_concurrent_callers),
     cmocka_unit_test(test_empty_and_blank),

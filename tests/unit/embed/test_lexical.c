@@ -133,17 +133,20 @@ static void test_models_list(void **s) {
   size_t n = 0;
   hx_err err = {0};
   char def[64];
-  /* fixture dir: three BERT models + lexical; default = first BERT by name */
+  /* fixture dir: four BERT models + lexical; default = first BERT by name */
   assert_int_equal(hx_models_list("tests/embed", DIM, &v, &n, &err), 0);
-  assert_int_equal(n, 4);
+  assert_int_equal(n, 5);
   assert_string_equal(v[0].name, "tiny-bert");
   assert_string_equal(v[0].kind, "bert");
   assert_int_equal(v[0].dim, 32);
   assert_int_equal(v[0].max_tokens, 24);
   assert_int_equal(v[0].is_default, 1);
-  assert_string_equal(v[3].name, "lexical");
-  assert_int_equal(v[3].dim, DIM);
-  assert_int_equal(v[3].is_default, 0);
+  /* its Dense modules make tiny-bert-dense 24-dimensional */
+  assert_string_equal(v[2].name, "tiny-bert-dense");
+  assert_int_equal(v[2].dim, 24);
+  assert_string_equal(v[4].name, "lexical");
+  assert_int_equal(v[4].dim, DIM);
+  assert_int_equal(v[4].is_default, 0);
   free(v);
   assert_int_equal(hx_models_default("tests/embed", def, sizeof def, &err), 0);
   assert_string_equal(def, "tiny-bert");
