@@ -102,6 +102,27 @@ class Slowloris(threading.Thread):
         return open_now
 
 
+def gauges(srv):
+    """heimdex_jobs_open and heimdex_queue_depth from /metrics."""
+    import urllib.request
+    with urllib.request.urlopen(srv.base + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        for name in ("heimdex_jobs_open", "heimdex_queue_depth", "heimdex_outbox_unsent"):
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                out[name] = out.get(name, 0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def drain(srv, timeout=600):
+    """Wait until no job is open; seconds it took."""
+    t0 = time.time()
+    while time.time() - t0 < timeout and gauges(srv).get("heimdex_jobs_open", 0) > 0:
+        time.sleep(0.5)
+    return time.time() - t0
+
+
 def wrk(port, args, env, seconds, out):
     e = dict(os.environ, **env, LOAD_OUT=out)
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s", "--timeout", "10s",
@@ -167,13 +188,18 @@ def main():
         t_start = time.time()
         rows = []
         a = wrk(srv.port, args, env, args.seconds, os.path.join(tmp, "a.json"))
+        backlog = [gauges(srv)]
         rows.append(("wrk", a, None))
         slow = Slowloris(srv.port, args.slow, "127.0.0.2")
         slow.start()
         time.sleep(1.5)
         b = wrk(srv.port, args, env, args.seconds, os.path.join(tmp, "b.json"))
+        backlog.append(gauges(srv))
         st, _ = srv.req("GET", "/healthz")
         still_open = slow.finish()
+        drained = drain(srv)
+        rss_drained = rss_kb(srv.proc.pid)
+        db_mib = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(srv.data) for f in fs) / 2**20
         rows.append((f"wrk + {args.slow} slow", b, slow))
         sampler.stop.set()
         sampler.join()
@@ -200,6 +226,11 @@ def main():
     print(f"VmRSS (MiB, 1 s samples, {len(s)} in {time.time() - t_start:.0f} s, first {warm} s warm-up):"
           f" first {after[0] / 1024:.1f}, last {after[-1] / 1024:.1f}, max {max(after) / 1024:.1f},"
           f" last/first {after[-1] / after[0]:.3f}")
+    print(f"job backlog at the end of each phase (open jobs, queue depth): "
+          + ", ".join(f"{n}: {g.get('heimdex_jobs_open', 0):.0f}, {g.get('heimdex_queue_depth', 0):.0f}"
+                      for (n, _, _), g in zip(rows, backlog))
+          + f"; drained in {drained:.0f} s, VmRSS then {rss_drained / 1024:.1f} MiB; data dir {db_mib:.0f} MiB"
+          " (SQLite page caches grow with it up to cache_size: 64 MiB per writer connection, 16 MiB per reader)")
     print(f"slow connections (from 127.0.0.2, one byte/s): {args.slow} opened, {slow.accepted} accepted,"
           f" {slow.refused} refused at the per-IP limit, {slow.closed} closed by the server, {still_open} still open"
           f" at the end; /healthz during them: {st}")
