@@ -160,6 +160,9 @@ def main():
     p.add_argument("--per-ip", type=int, default=100, help="HEIMDEX_HTTP_PER_IP_CONNECTIONS for the run")
     p.add_argument("--mix", default=os.environ.get("LOAD_MIX", "embed=1,job=4,vector=4,search=1"))
     p.add_argument("--seed-jobs", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=0,
+                   help="seconds of ingest (embed only) before the measured phases: fills the SQLite page caches,"
+                        " which otherwise grow with the data for the first ~150 MiB of it")
     args = p.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="hx-load-")
@@ -185,6 +188,10 @@ def main():
 
         sampler = Sampler(srv.proc.pid)
         sampler.start()
+        if args.warmup:
+            w = wrk(srv.port, args, dict(env, LOAD_MIX="embed=1"), args.warmup, os.path.join(tmp, "w.json"))
+            print(f"warm-up: {w['requests']} embed requests in {args.warmup} s", flush=True)
+            sampler.samples.clear()
         t_start = time.time()
         rows = []
         a = wrk(srv.port, args, env, args.seconds, os.path.join(tmp, "a.json"))
@@ -226,6 +233,7 @@ def main():
     print(f"VmRSS (MiB, 1 s samples, {len(s)} in {time.time() - t_start:.0f} s, first {warm} s warm-up):"
           f" first {after[0] / 1024:.1f}, last {after[-1] / 1024:.1f}, max {max(after) / 1024:.1f},"
           f" last/first {after[-1] / after[0]:.3f}")
+    print("VmRSS every 10 s (MiB): " + " ".join(f"{x / 1024:.0f}" for x in s[::10]))
     print(f"job backlog at the end of each phase (open jobs, queue depth): "
           + ", ".join(f"{n}: {g.get('heimdex_jobs_open', 0):.0f}, {g.get('heimdex_queue_depth', 0):.0f}"
                       for (n, _, _), g in zip(rows, backlog))

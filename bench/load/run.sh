@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The load bench in one command (wrk on loopback, mixed traffic, slow clients):
 #   bench/load/run.sh [--full] [--seconds N] [--connections 64] [--slow 200] [--mix embed=1,job=4,vector=4,search=1] [BUILD_DIR]
-# --full is the issue's run: 60 s per phase. Default: 15 s per phase.
+# --full is the issue's run: 180 s of ingest to fill the SQLite caches, then 60 s per phase.
+# Default: 15 s per phase, no warm-up.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -9,8 +10,8 @@ build="$root/build"
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --full) args+=(--seconds 60); shift ;;
-    --seconds|--connections|--slow|--mix|--threads|--per-ip|--seed-jobs) args+=("$1" "$2"); shift 2 ;;
+    --full) args+=(--seconds 60 --warmup 180); shift ;;
+    --seconds|--connections|--slow|--mix|--threads|--per-ip|--seed-jobs|--warmup) args+=("$1" "$2"); shift 2 ;;
     *) build="$1"; shift ;;
   esac
 done
