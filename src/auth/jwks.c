@@ -257,6 +257,7 @@ int hx_jwks_get(hx_jwks *k, const char *kid, hx_jwt_alg alg, void **pkey, hx_err
   EVP_PKEY *p = stale ? NULL : lookup(k, kid, alg, &ambiguous);
   /* refetch when stale or the kid is new - but not more often than refetch_sec */
   int refetch = !p && !ambiguous && (!k->tried_at || now - k->tried_at >= k->refetch_sec);
+  if (refetch) k->tried_at = now;   /* claimed: concurrent requests do not all fetch */
   pthread_mutex_unlock(&k->mu);
   if (refetch) hx_jwks_refresh(k, NULL);
   pthread_mutex_lock(&k->mu);

@@ -98,6 +98,7 @@ static int check_signature(const hx_auth_cfg *cfg, json_t *hdr, const char *toke
   long slen = sn > MAX_SIG_B64 ? -1 : hx_b64url_decode(sig_b64, sn, sig);
   if (cfg->alg == HX_JWT_HS256) {
     uint8_t mac[32];
+    if (!cfg->hs256_secret) return invalid(err, "Signature verification failed");
     hx_hmac_sha256(cfg->hs256_secret, strlen(cfg->hs256_secret), token, signed_len, mac);
     if (slen != 32 || hx_ct_memcmp(mac, sig, 32) != 0) return invalid(err, "Signature verification failed");
     return 0;

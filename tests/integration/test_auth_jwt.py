@@ -168,11 +168,14 @@ def test_rs256_attacks(binary, tmp):
         randoms = [token(k2, kid=f"random-{i}") for i in range(5)]  # signed before the clock starts
         time.sleep(max(0.0, started + 3.2 - time.time()))  # the start-up fetch counts against the interval
         f0 = jw.fetches
+        t_fetch = time.time()
         expect(srv, token(k2), 401, inv + 'Unable to find a signing key that matches: "k2"', "unknown kid")
         check(jw.fetches == f0 + 1, "unknown kid refetches once", jw.fetches - f0)
         for i, t in enumerate(randoms):
             expect(srv, t, 401, inv + f'Unable to find a signing key that matches: "random-{i}"', "random kid")
-        check(jw.fetches == f0 + 1, "random kids do not refetch within the interval", jw.fetches - f0)
+        # at most one more fetch per started interval, however slow this machine is right now
+        allowed = 1 + int((time.time() - t_fetch) // 3)
+        check(jw.fetches - f0 <= allowed, "random kids refetch at most once per interval", jw.fetches - f0, allowed)
         expect(srv, token(k1, kid=7), 401, inv + "Key ID header parameter (kid) must be a string", "kid not a string")
         expect(srv, token(k1, kid="hs"), 401, inv + 'Unable to find a signing key that matches: "hs"',
                "kid of a symmetric JWK is not a key")

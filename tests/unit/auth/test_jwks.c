@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -227,8 +228,55 @@ static void test_refetch(void **st) {
   free(j1), free(j2);
 }
 
+/* Threads verifying while others force refetches (unknown kids, interval 0):
+ * under TSan this checks the cache's locking and the key references. */
+typedef struct {
+  hx_jwks *k;
+  const char *tok;
+  int ok;
+} race_arg;
+
+static void *racer(void *p) {
+  race_arg *a = p;
+  for (int i = 0; i < 200; i++) {
+    hx_err err = {0};
+    if (i % 3 == 0) {
+      void *key = NULL;
+      hx_jwks_get(a->k, "unknown", HX_JWT_RS256, &key, &err);   /* refetches */
+      EVP_PKEY_free(key);
+    } else if (verify(a->k, HX_JWT_RS256, a->tok, &err) == 0) {
+      a->ok++;
+    }
+  }
+  return NULL;
+}
+
+static void test_concurrent(void **st) {
+  char *j1 = jwk_of(rsa, "one", ""), doc[4000];
+  snprintf(doc, sizeof doc, "{\"keys\":[%s]}", j1);
+  write_file(doc);
+  hx_jwks *k = NULL;
+  hx_err err = {0};
+  assert_int_equal(hx_jwks_new(path, 600, 0, 1000, &k, &err), 0);
+  assert_int_equal(hx_jwks_refresh(k, &err), 0);
+  char *t = sign(rsa, "RS256", "one", "{\"sub\":\"u\",\"exp\":2000000000}");
+  pthread_t th[4];
+  race_arg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i] = (race_arg){k, t, 0};
+    pthread_create(&th[i], NULL, racer, &args[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(args[i].ok, 133);   /* every verification passed across the reloads */
+  }
+  hx_jwks_free(k);
+  free(t);
+  free(j1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_keys_kept), cmocka_unit_test(test_verify),
-                                     cmocka_unit_test(test_refetch)};
+                                     cmocka_unit_test(test_refetch), cmocka_unit_test(test_concurrent)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
