@@ -20,6 +20,9 @@
 #ifndef HX_AUTH_AUTH_H
 #define HX_AUTH_AUTH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "util/config.h"
 #include "util/err.h"
 #include "util/uuid.h"
@@ -70,10 +73,20 @@ int hx_jwks_new(const char *source, int ttl_sec, int refetch_sec, int timeout_ms
 void hx_jwks_free(hx_jwks *k);
 /* Load (or reload) now; 0 when at least one usable key was read. */
 int hx_jwks_refresh(hx_jwks *k, hx_err *err);
-/* The public key (an EVP_PKEY *, caller EVP_PKEY_free()s) for kid (NULL =
- * the only key of that type) usable with alg. 401 "Invalid token: ..." when
- * there is none, 503 when the key set cannot be fetched at all. */
-int hx_jwks_get(hx_jwks *k, const char *kid, hx_jwt_alg alg, void **pkey, hx_err *err);
+/* What a JWS signs and its signature (borrowed). */
+typedef struct hx_jwks_sig {
+  const void *msg;
+  size_t msg_len;
+  const uint8_t *sig;
+  size_t sig_len;
+} hx_jwks_sig;
+/* Verify v with the key for kid (NULL = the only key of that type) usable
+ * with alg; keys never leave the cache (a reload waits for verifications in
+ * progress). 401 "Invalid token: ..." for no such key or a bad signature, 503
+ * when the key set cannot be fetched at all. hx_jwks_find: only whether
+ * there is such a key, with the same refetch rules. */
+int hx_jwks_verify(hx_jwks *k, const char *kid, hx_jwt_alg alg, const hx_jwks_sig *v, hx_err *err);
+int hx_jwks_find(hx_jwks *k, const char *kid, hx_jwt_alg alg, hx_err *err);
 /* Parse a JWKS document into k's cache (exposed for the fuzz target). */
 int hx_jwks_load_json(hx_jwks *k, const char *doc, size_t len, hx_err *err);
 

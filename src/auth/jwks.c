@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <pthread.h>
@@ -41,7 +42,7 @@ typedef struct jwk {
 struct hx_jwks {
   char source[512];
   int ttl_sec, refetch_sec, timeout_ms;
-  pthread_mutex_t mu;
+  pthread_rwlock_t lock;   /* keys are used under the read lock, replaced under the write lock */
   jwk keys[JWKS_MAX_KEYS];
   size_t n;
   double loaded_at;     /* 0 = never loaded */
@@ -140,12 +141,12 @@ int hx_jwks_load_json(hx_jwks *k, const char *doc, size_t len, hx_err *err) {
   }
   json_decref(root);
   if (!n) return hx_err_set(err, HX_EINVAL, "JWKS has no usable signing key (RSA >= 2048 bits or EC P-256)");
-  pthread_mutex_lock(&k->mu);
+  pthread_rwlock_wrlock(&k->lock);
   drop_keys(k->keys, k->n);
   memcpy(k->keys, fresh, n * sizeof fresh[0]);
   k->n = n;
   k->loaded_at = hx_now();
-  pthread_mutex_unlock(&k->mu);
+  pthread_rwlock_unlock(&k->lock);
   return 0;
 }
 
@@ -192,17 +193,17 @@ static int fetch(const hx_jwks *k, hx_buf *b, hx_err *err) {
 int hx_jwks_refresh(hx_jwks *k, hx_err *err) {
   hx_buf b;
   hx_buf_init(&b, JWKS_MAX_BYTES);
-  pthread_mutex_lock(&k->mu);
+  pthread_rwlock_wrlock(&k->lock);
   k->tried_at = hx_now();
-  pthread_mutex_unlock(&k->mu);
+  pthread_rwlock_unlock(&k->lock);
   hx_err e = {0};
   int rc = fetch(k, &b, &e);
   if (!rc && (rc = hx_jwks_load_json(k, b.data ? b.data : "", b.len, &e)) != 0) e.code = HX_EUNAVAIL;
   hx_buf_release(&b);
   if (rc) {
-    pthread_mutex_lock(&k->mu);
+    pthread_rwlock_wrlock(&k->lock);
     snprintf(k->last_error, sizeof k->last_error, "%s", e.msg);
-    pthread_mutex_unlock(&k->mu);
+    pthread_rwlock_unlock(&k->lock);
     hx_log(HX_LOG_WARN, "jwks_fetch_failed", json_pack("{s:s,s:s}", "source", k->source, "error", e.msg));
     if (err) *err = e;
     return HX_EUNAVAIL;
@@ -221,7 +222,7 @@ int hx_jwks_new(const char *source, int ttl_sec, int refetch_sec, int timeout_ms
   k->ttl_sec = ttl_sec;
   k->refetch_sec = refetch_sec;
   k->timeout_ms = timeout_ms;
-  pthread_mutex_init(&k->mu, NULL);
+  pthread_rwlock_init(&k->lock, NULL);
   *out = k;
   return 0;
 }
@@ -229,49 +230,99 @@ int hx_jwks_new(const char *source, int ttl_sec, int refetch_sec, int timeout_ms
 void hx_jwks_free(hx_jwks *k) {
   if (!k) return;
   drop_keys(k->keys, k->n);
-  pthread_mutex_destroy(&k->mu);
+  pthread_rwlock_destroy(&k->lock);
   free(k);
 }
 
-/* The key for kid among the cached ones (an extra reference), or NULL. With
- * no kid, the only key of the algorithm's type; none when there are several. */
-static EVP_PKEY *lookup(hx_jwks *k, const char *kid, hx_jwt_alg alg, int *ambiguous) {
-  EVP_PKEY *found = NULL;
+/* The key for kid among the cached ones (borrowed: caller holds the lock),
+ * or NULL. With no kid, the only key of the algorithm's type; none when there
+ * are several. */
+static const jwk *lookup(hx_jwks *k, const char *kid, hx_jwt_alg alg, int *ambiguous) {
+  const jwk *found = NULL;
   int hits = 0;
   for (size_t i = 0; i < k->n; i++) {
     if (k->keys[i].alg != alg || (kid && strcmp(kid, k->keys[i].kid))) continue;
-    if (!hits++) found = k->keys[i].pkey;
+    if (!hits++) found = &k->keys[i];
   }
   *ambiguous = hits > 1 && !kid;
-  if (!found || *ambiguous) return NULL;
-  EVP_PKEY_up_ref(found);
-  return found;
+  return *ambiguous ? NULL : found;
 }
 
-int hx_jwks_get(hx_jwks *k, const char *kid, hx_jwt_alg alg, void **pkey, hx_err *err) {
-  int ambiguous = 0;
-  *pkey = NULL;
-  pthread_mutex_lock(&k->mu);
-  double now = hx_now();
-  int stale = !k->loaded_at || now - k->loaded_at >= k->ttl_sec;
-  EVP_PKEY *p = stale ? NULL : lookup(k, kid, alg, &ambiguous);
-  /* refetch when stale or the kid is new - but not more often than refetch_sec */
-  int refetch = !p && !ambiguous && (!k->tried_at || now - k->tried_at >= k->refetch_sec);
-  if (refetch) k->tried_at = now;   /* claimed: concurrent requests do not all fetch */
-  pthread_mutex_unlock(&k->mu);
-  if (refetch) hx_jwks_refresh(k, NULL);
-  pthread_mutex_lock(&k->mu);
-  if (!p) p = lookup(k, kid, alg, &ambiguous);
-  int none = k->n == 0;
-  char why[512];
-  snprintf(why, sizeof why, "%s", k->last_error);
-  pthread_mutex_unlock(&k->mu);
-  if (p) {
-    *pkey = p;
+/* ES256 signatures are r||s (32 bytes each); OpenSSL verifies DER. */
+static int es256_der(const uint8_t *sig, uint8_t **der) {
+  ECDSA_SIG *es = ECDSA_SIG_new();
+  BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+  int n = -1;
+  if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
+    r = s = NULL;   /* owned by es now */
+    n = i2d_ECDSA_SIG(es, der);
+  }
+  BN_free(r);
+  BN_free(s);
+  ECDSA_SIG_free(es);
+  return n;
+}
+
+static int verify_sig(EVP_PKEY *pkey, hx_jwt_alg alg, const hx_jwks_sig *v) {
+  const uint8_t *sig = v->sig;
+  size_t slen = v->sig_len;
+  uint8_t *der = NULL;
+  int ok = 0;
+  if (alg == HX_JWT_ES256) {
+    if (slen != 64) return 0;
+    int n = es256_der(sig, &der);
+    if (n <= 0) return 0;
+    sig = der;
+    slen = (size_t)n;
+  } else if (slen != (size_t)EVP_PKEY_get_size(pkey)) {
     return 0;
   }
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1)
+    ok = EVP_DigestVerify(ctx, sig, slen, v->msg, v->msg_len) == 1;
+  EVP_MD_CTX_free(ctx);
+  OPENSSL_free(der);
+  return ok;
+}
+
+/* Find the key (refetching when stale or unknown, rate-limited) and, when v
+ * is given, verify v with it under the read lock. */
+static int with_key(hx_jwks *k, const char *kid, hx_jwt_alg alg, const hx_jwks_sig *v, hx_err *err) {
+  int ambiguous = 0, ok = 0;
+  double now = hx_now();
+  pthread_rwlock_rdlock(&k->lock);
+  int stale = !k->loaded_at || now - k->loaded_at >= k->ttl_sec;
+  const jwk *w = stale ? NULL : lookup(k, kid, alg, &ambiguous);
+  if (w && v) ok = verify_sig(w->pkey, alg, v);
+  pthread_rwlock_unlock(&k->lock);
+  if (!w && !ambiguous) {
+    /* refetch when stale or the kid is new - but not more often than refetch_sec;
+     * claimed under the lock so concurrent requests do not all fetch */
+    pthread_rwlock_wrlock(&k->lock);
+    int refetch = !k->tried_at || now - k->tried_at >= k->refetch_sec;
+    if (refetch) k->tried_at = now;
+    pthread_rwlock_unlock(&k->lock);
+    if (refetch) hx_jwks_refresh(k, NULL);
+  }
+  char why[512];
+  int none = 0;
+  if (!w) {
+    pthread_rwlock_rdlock(&k->lock);
+    w = lookup(k, kid, alg, &ambiguous);
+    if (w && v) ok = verify_sig(w->pkey, alg, v);
+    none = k->n == 0;
+    snprintf(why, sizeof why, "%s", k->last_error);
+    pthread_rwlock_unlock(&k->lock);
+  }
+  if (w) return !v || ok ? 0 : hx_err_setst(err, HX_EUNAUTH, 401, "Invalid token: Signature verification failed");
   if (none) return hx_err_setst(err, HX_EUNAVAIL, 503, "Authentication keys are unavailable: %s", why);
   if (ambiguous) return hx_err_setst(err, HX_EUNAUTH, 401, "Invalid token: Token header has no kid");
   if (!kid) return hx_err_setst(err, HX_EUNAUTH, 401, "Invalid token: Unable to find a signing key for the token");
   return hx_err_setst(err, HX_EUNAUTH, 401, "Invalid token: Unable to find a signing key that matches: \"%.128s\"", kid);
+}
+
+int hx_jwks_find(hx_jwks *k, const char *kid, hx_jwt_alg alg, hx_err *err) { return with_key(k, kid, alg, NULL, err); }
+
+int hx_jwks_verify(hx_jwks *k, const char *kid, hx_jwt_alg alg, const hx_jwks_sig *v, hx_err *err) {
+  return with_key(k, kid, alg, v, err);
 }

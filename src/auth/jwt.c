@@ -14,8 +14,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <openssl/ecdsa.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,41 +54,6 @@ static int num_claim(json_t *claims, const char *name, double *v, int *present) 
   return 0;
 }
 
-/* ES256 signatures are r||s (32 bytes each); OpenSSL verifies DER. */
-static int es256_der(const uint8_t *sig, uint8_t **der) {
-  ECDSA_SIG *es = ECDSA_SIG_new();
-  BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
-  int n = -1;
-  if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1) {
-    r = s = NULL;   /* owned by es now */
-    n = i2d_ECDSA_SIG(es, der);
-  }
-  BN_free(r);
-  BN_free(s);
-  ECDSA_SIG_free(es);
-  return n;
-}
-
-static int verify_pkey(EVP_PKEY *pkey, hx_jwt_alg alg, const char *msg, size_t mlen, const uint8_t *sig, long slen) {
-  uint8_t *der = NULL;
-  int ok = 0;
-  if (alg == HX_JWT_ES256) {
-    if (slen != 64) return 0;
-    int n = es256_der(sig, &der);
-    if (n <= 0) return 0;
-    sig = der;
-    slen = n;
-  } else if (slen != EVP_PKEY_get_size(pkey)) {
-    return 0;
-  }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1)
-    ok = EVP_DigestVerify(ctx, sig, (size_t)slen, (const uint8_t *)msg, mlen) == 1;
-  EVP_MD_CTX_free(ctx);
-  OPENSSL_free(der);
-  return ok;
-}
-
 /* 0 when the signature over token[0..signed_len) verifies; err filled otherwise. */
 static int check_signature(const hx_auth_cfg *cfg, json_t *hdr, const char *token, size_t signed_len,
                            const char *sig_b64, size_t sn, hx_err *err) {
@@ -106,12 +69,9 @@ static int check_signature(const hx_auth_cfg *cfg, json_t *hdr, const char *toke
   json_t *kid = json_object_get(hdr, "kid");
   if (kid && !json_is_string(kid)) return invalid(err, "Key ID header parameter (kid) must be a string");
   if (!cfg->jwks) return invalid(err, "Signature verification failed");
-  void *pkey = NULL;
-  int rc = hx_jwks_get(cfg->jwks, json_string_value(kid), cfg->alg, &pkey, err);
-  if (rc) return rc;
-  int ok = slen > 0 && verify_pkey(pkey, cfg->alg, token, signed_len, sig, slen);
-  EVP_PKEY_free(pkey);
-  return ok ? 0 : invalid(err, "Signature verification failed");
+  if (slen <= 0) return invalid(err, "Signature verification failed");
+  hx_jwks_sig v = {token, signed_len, sig, (size_t)slen};
+  return hx_jwks_verify(cfg->jwks, json_string_value(kid), cfg->alg, &v, err);
 }
 
 int hx_jwt_verify(const hx_auth_cfg *cfg, const char *token, double now, json_t **claims, hx_err *err) {

@@ -137,26 +137,20 @@ static void test_keys_kept(void **st) {
   hx_err err = {0};
   assert_int_equal(hx_jwks_new(path, 600, 3600, 1000, &k, &err), 0);
   assert_int_equal(hx_jwks_load_json(k, doc, strlen(doc), &err), 0);
-  void *p = NULL;
-  assert_int_equal(hx_jwks_get(k, "r", HX_JWT_RS256, &p, &err), 0);
-  EVP_PKEY_free(p);
-  assert_int_equal(hx_jwks_get(k, "e", HX_JWT_ES256, &p, &err), 0);
-  EVP_PKEY_free(p);
-  assert_int_equal(hx_jwks_get(k, NULL, HX_JWT_ES256, &p, &err), 0);   /* the only EC key */
-  EVP_PKEY_free(p);
+  assert_int_equal(hx_jwks_find(k, "r", HX_JWT_RS256, &err), 0);
+  assert_int_equal(hx_jwks_find(k, "e", HX_JWT_ES256, &err), 0);
+  assert_int_equal(hx_jwks_find(k, NULL, HX_JWT_ES256, &err), 0);   /* the only EC key */
   const char *gone[] = {"small", "enc", "ps", "oct", "p384", "offcurve"};
   for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
-    assert_int_equal(hx_jwks_get(k, gone[i], HX_JWT_RS256, &p, &err), HX_EUNAUTH);
-    assert_int_equal(hx_jwks_get(k, gone[i], HX_JWT_ES256, &p, &err), HX_EUNAUTH);
-    assert_null(p);
+    assert_int_equal(hx_jwks_find(k, gone[i], HX_JWT_RS256, &err), HX_EUNAUTH);
+    assert_int_equal(hx_jwks_find(k, gone[i], HX_JWT_ES256, &err), HX_EUNAUTH);
   }
-  assert_int_equal(hx_jwks_get(k, "e", HX_JWT_RS256, &p, &err), HX_EUNAUTH);   /* an EC key never verifies RS256 */
+  assert_int_equal(hx_jwks_find(k, "e", HX_JWT_RS256, &err), HX_EUNAUTH);   /* an EC key never verifies RS256 */
   assert_string_equal(err.msg, "Invalid token: Unable to find a signing key that matches: \"e\"");
   assert_int_equal(err.status, 401);
   const char *bad[] = {"", "[]", "{\"keys\":{}}", "{\"keys\":[]}", "{\"keys\":[{\"kty\":\"oct\"}]}", "{\"keys\":[1]} x"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(hx_jwks_load_json(k, bad[i], strlen(bad[i]), &err), HX_EINVAL);
-  assert_int_equal(hx_jwks_get(k, "r", HX_JWT_RS256, &p, &err), 0);   /* a bad document keeps the keys */
-  EVP_PKEY_free(p);
+  assert_int_equal(hx_jwks_find(k, "r", HX_JWT_RS256, &err), 0);   /* a bad document keeps the keys */
   hx_jwks_free(k);
   free(good), free(small), free(enc), free(wrong_alg), free(e);
 }
@@ -197,13 +191,12 @@ static void test_refetch(void **st) {
   write_file(doc);
   hx_jwks *k = NULL;
   hx_err err = {0};
-  void *p = NULL;
   /* refetch interval 1 hour: a new kid is not looked for again */
   assert_int_equal(hx_jwks_new(path, 600, 3600, 1000, &k, &err), 0);
   assert_int_equal(hx_jwks_refresh(k, &err), 0);
   snprintf(doc, sizeof doc, "{\"keys\":[%s,%s]}", j1, j2);
   write_file(doc);
-  assert_int_equal(hx_jwks_get(k, "two", HX_JWT_RS256, &p, &err), HX_EUNAUTH);
+  assert_int_equal(hx_jwks_find(k, "two", HX_JWT_RS256, &err), HX_EUNAUTH);
   hx_jwks_free(k);
   /* interval 0: an unknown kid refetches and finds the rotated key */
   snprintf(doc, sizeof doc, "{\"keys\":[%s]}", j1);
@@ -212,17 +205,15 @@ static void test_refetch(void **st) {
   assert_int_equal(hx_jwks_refresh(k, &err), 0);
   snprintf(doc, sizeof doc, "{\"keys\":[%s,%s]}", j1, j2);
   write_file(doc);
-  assert_int_equal(hx_jwks_get(k, "two", HX_JWT_RS256, &p, &err), 0);
-  EVP_PKEY_free(p);
+  assert_int_equal(hx_jwks_find(k, "two", HX_JWT_RS256, &err), 0);
   /* the source breaks: known keys stay usable */
   write_file("not json");
-  assert_int_equal(hx_jwks_get(k, "three", HX_JWT_RS256, &p, &err), HX_EUNAUTH);
-  assert_int_equal(hx_jwks_get(k, "one", HX_JWT_RS256, &p, &err), 0);
-  EVP_PKEY_free(p);
+  assert_int_equal(hx_jwks_find(k, "three", HX_JWT_RS256, &err), HX_EUNAUTH);
+  assert_int_equal(hx_jwks_find(k, "one", HX_JWT_RS256, &err), 0);
   hx_jwks_free(k);
   /* never loaded and unreachable: 503, not 401 */
   assert_int_equal(hx_jwks_new("/nonexistent/jwks.json", 600, 0, 1000, &k, &err), 0);
-  assert_int_equal(hx_jwks_get(k, "one", HX_JWT_RS256, &p, &err), HX_EUNAVAIL);
+  assert_int_equal(hx_jwks_find(k, "one", HX_JWT_RS256, &err), HX_EUNAVAIL);
   assert_int_equal(err.status, 503);
   hx_jwks_free(k);
   free(j1), free(j2);
@@ -241,9 +232,7 @@ static void *racer(void *p) {
   for (int i = 0; i < 200; i++) {
     hx_err err = {0};
     if (i % 3 == 0) {
-      void *key = NULL;
-      hx_jwks_get(a->k, "unknown", HX_JWT_RS256, &key, &err);   /* refetches */
-      EVP_PKEY_free(key);
+      hx_jwks_find(a->k, "unknown", HX_JWT_RS256, &err);   /* refetches */
     } else if (verify(a->k, HX_JWT_RS256, a->tok, &err) == 0) {
       a->ok++;
     }
