@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-sanitize test-tsan unit bench bench-ann fuzz clean deps deps-test
+.PHONY: all build run test test-sanitize test-tsan unit bench bench-ann bench-load fuzz soak clean deps deps-test
 
 all: build
 
@@ -49,6 +49,14 @@ bench: build
 # the vector engine's ANN benchmark alone: make bench-ann [POINTS=1000000]
 bench-ann: build
 	./bench/ann/run.sh --points $${POINTS:-100000} $(BUILD)
+
+# wrk on loopback, mixed traffic, then the same with slow clients (LOAD_SECONDS=60 for the issue's run)
+bench-load: build
+	./bench/load/run.sh $(BUILD)
+
+# crash-and-restart soak: SIGKILL at random moments under mixed load, minutes (SOAK_MINUTES, default 3); not in CI
+soak: deps-test build
+	python3 tests/soak/run.py --bin $(BUILD)/heimdex
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan build-fuzz

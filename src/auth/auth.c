@@ -1,4 +1,5 @@
-/* auth.c - Authorization header -> principal (org, user, role). */
+/* auth.c - Authorization header -> principal (org, user, role); the provider
+ * set-up from the configuration. */
 #include "auth/auth.h"
 #include "util/log.h"
 
@@ -26,7 +27,7 @@ int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out,
   if (!*tok) return hx_err_setst(err, HX_EDENIED, 403, "Not authenticated");
 
   json_t *claims = NULL;
-  int rc = hx_jwt_verify_hs256(tok, cfg->hs256_secret, hx_now(), &claims, err);
+  int rc = hx_jwt_verify(cfg, tok, hx_now(), &claims, err);
   if (rc) return rc;
   char tmp[64];
   if (cfg->issuer && *cfg->issuer) {
@@ -71,4 +72,33 @@ int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out,
 out:
   json_decref(claims);
   return rc;
+}
+
+int hx_auth_init(hx_auth_cfg *a, const hx_config *cfg, hx_err *err) {
+  memset(a, 0, sizeof *a);
+  a->issuer = cfg->auth_issuer;
+  a->audience = cfg->auth_audience;
+  a->leeway_sec = cfg->auth_leeway_sec;
+  if (!strcmp(cfg->auth_provider, "dev")) {
+    a->hs256_secret = cfg->dev_jwt_secret;
+    a->alg = HX_JWT_HS256;
+    return 0;
+  }
+  a->alg = !strcmp(cfg->auth_alg, "ES256") ? HX_JWT_ES256 : HX_JWT_RS256;
+  int rc = hx_jwks_new(cfg->supabase_jwks_url, cfg->jwks_ttl_sec, cfg->jwks_refetch_sec, cfg->jwks_timeout_ms, &a->jwks, err);
+  if (rc) return rc;
+  hx_err e = {0};
+  if (hx_jwks_refresh(a->jwks, &e) == 0) return 0;
+  /* a key file is configuration: fail now; a URL may come back: fetch on demand */
+  if (strncmp(cfg->supabase_jwks_url, "http://", 7) && strncmp(cfg->supabase_jwks_url, "https://", 8)) {
+    hx_auth_release(a);
+    return hx_err_set(err, HX_ECONFIG, "SUPABASE_JWKS_URL: %s", e.msg);
+  }
+  return 0;
+}
+
+void hx_auth_release(hx_auth_cfg *a) {
+  if (!a) return;
+  hx_jwks_free(a->jwks);
+  a->jwks = NULL;
 }

@@ -122,13 +122,17 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
   hx_err err = {0};
   if (hx_config_load(&app.cfg, &err)) return die_config(&err);
   hx_log_setup(service, app.cfg.env, app.cfg.log_level);
-  app.auth = (hx_auth_cfg){app.cfg.dev_jwt_secret, app.cfg.auth_issuer, app.cfg.auth_audience};
   app.started_at = hx_now();
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (hx_auth_init(&app.auth, &app.cfg, &err)) {
+    curl_global_cleanup();
+    return die_config(&err);
+  }
   hx_sqlw_set_observer(hx_metrics_db_commit);
   app.probes = hx_probes_new(&app.cfg);
   if (hx_ratelimit_new(app.cfg.redis_url, &app.limits, &err)) {
     hx_probes_free(app.probes);
+    hx_auth_release(&app.auth);
     return die_config(&err);
   }
   if (!strcmp(app.cfg.dev_jwt_secret, "local-dev-secret"))
@@ -204,6 +208,7 @@ out:
   hx_ratelimit_free(app.limits);
   hx_search_free(app.search);
   hx_models_free(app.models);
+  hx_auth_release(&app.auth);
   curl_global_cleanup();
   if (rc == 0) hx_log(HX_LOG_INFO, "shutdown_complete", NULL);
   return rc;

@@ -1,4 +1,14 @@
-/* server.c - libmicrohttpd glue: routing, body limits, JSON responses, access log. */
+/* server.c - libmicrohttpd glue: routing, body limits, JSON responses, access log.
+ *
+ * Slow and greedy clients: MHD is event-driven, so a connection that trickles
+ * bytes holds no pool thread, only a connection slot and its header memory
+ * (MHD's per-connection limit). Slots are bounded three ways, read here from
+ * the environment because they are properties of this layer alone:
+ *   HEIMDEX_HTTP_TIMEOUT_SEC (30)          a connection idle this long is closed
+ *   HEIMDEX_HTTP_MAX_CONNECTIONS (4096)    all connections
+ *   HEIMDEX_HTTP_PER_IP_CONNECTIONS (256)  from one client address (0 = no limit;
+ *                                          behind a proxy every client is one address)
+ * A refused connection is closed at accept; the others keep being served. */
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -7,6 +17,7 @@
 #include "util/uuid.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -269,7 +280,28 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   *con_cls = NULL;
 }
 
+static int env_limit(const char *name, unsigned long def, unsigned long lo, unsigned long hi, unsigned *out, hx_err *err) {
+  const char *v = getenv(name);
+  if (!v || !*v) {
+    *out = (unsigned)def;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  unsigned long x = strtoul(v, &end, 10);
+  if (errno || *end || end == v || *v == '-' || x < lo || x > hi)
+    return hx_err_set(err, HX_ECONFIG, "%s=%s is not an integer in [%lu, %lu]", name, v, lo, hi);
+  *out = (unsigned)x;
+  return 0;
+}
+
 int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err) {
+  unsigned timeout = 30, max_conn = 4096, per_ip = 256;
+  int rc;
+  if ((rc = env_limit("HEIMDEX_HTTP_TIMEOUT_SEC", 30, 1, 3600, &timeout, err)) ||
+      (rc = env_limit("HEIMDEX_HTTP_MAX_CONNECTIONS", 4096, 16, 1000000, &max_conn, err)) ||
+      (rc = env_limit("HEIMDEX_HTTP_PER_IP_CONNECTIONS", 256, 0, 1000000, &per_ip, err)))
+    return rc;
   hx_http *h = calloc(1, sizeof *h);
   if (!h) return hx_err_set(err, HX_ENOMEM, "out of memory");
   h->o = *o;
@@ -284,8 +316,9 @@ int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err) {
                           on_request, h,
                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                           MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+                          MHD_OPTION_CONNECTION_LIMIT, max_conn,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
                           MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                           MHD_OPTION_END);

@@ -82,6 +82,12 @@ json_t *hx_config_json(const hx_config *c) {
   json_object_set_new(o, "HEIMDEX_MAX_BATCH_SEGMENTS", json_integer(c->max_batch_segments));
   json_object_set_new(o, "HEIMDEX_MAX_UPLOAD_BYTES", json_integer(c->max_upload_bytes));
   json_object_set_new(o, "HEIMDEX_CHUNK_TOKENS", json_integer(c->chunk_tokens));
+  json_object_set_new(o, "AUTH_JWT_ALG", json_string(c->auth_alg));
+  json_object_set_new(o, "AUTH_JWT_LEEWAY_SEC", json_integer(c->auth_leeway_sec));
+  if (!strcmp(c->auth_provider, "supabase"))
+    json_object_update_new(o, json_pack("{s:i,s:i,s:i}", "HEIMDEX_JWKS_TTL_SEC", c->jwks_ttl_sec,
+                                        "HEIMDEX_JWKS_REFETCH_SEC", c->jwks_refetch_sec,
+                                        "HEIMDEX_JWKS_TIMEOUT_MS", c->jwks_timeout_ms));
   return o;
 }
 
@@ -124,8 +130,28 @@ int hx_config_load(hx_config *c, hx_err *err) {
       return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=dev is only allowed when HEIMDEX_ENV=local (HEIMDEX_ENV=%s)", c->env);
     if (!c->dev_jwt_secret[0])
       return hx_err_set(err, HX_ECONFIG, "DEV_JWT_SECRET must not be empty when AUTH_PROVIDER=dev");
+    if ((rc = get_str("AUTH_JWT_ALG", "HS256", c->auth_alg, sizeof c->auth_alg, err))) return rc;
+    if (strcmp(c->auth_alg, "HS256"))
+      return hx_err_set(err, HX_ECONFIG, "AUTH_JWT_ALG=%s is not HS256 (the only algorithm of AUTH_PROVIDER=dev)", c->auth_alg);
+    INT("AUTH_JWT_LEEWAY_SEC", 0, 0, 300, auth_leeway_sec);
   } else {
-    return hx_err_set(err, HX_ECONFIG, "AUTH_PROVIDER=supabase (RS256 via SUPABASE_JWKS_URL) is not implemented in this build");
+    /* the algorithm is pinned here, never taken from a token's header */
+    if ((rc = get_str("AUTH_JWT_ALG", "RS256", c->auth_alg, sizeof c->auth_alg, err))) return rc;
+    if (strcmp(c->auth_alg, "RS256") && strcmp(c->auth_alg, "ES256"))
+      return hx_err_set(err, HX_ECONFIG, "AUTH_JWT_ALG=%s is not one of RS256, ES256 (AUTH_PROVIDER=supabase)", c->auth_alg);
+    if (!c->supabase_jwks_url[0])
+      return hx_err_set(err, HX_ECONFIG, "SUPABASE_JWKS_URL must be set when AUTH_PROVIDER=supabase"
+                                         " (https://<project>.supabase.co/auth/v1/.well-known/jwks.json, file://... or a path)");
+    const char *u = c->supabase_jwks_url;
+    if (strncmp(u, "https://", 8) && strncmp(u, "http://", 7) && strncmp(u, "file://", 7) && u[0] != '/' && u[0] != '.')
+      return hx_err_set(err, HX_ECONFIG, "SUPABASE_JWKS_URL=%s is not an http(s):// or file:// URL or a path", u);
+    if (!c->auth_issuer[0])
+      return hx_err_set(err, HX_ECONFIG, "AUTH_ISSUER must be set when AUTH_PROVIDER=supabase"
+                                         " (e.g. https://<project>.supabase.co/auth/v1)");
+    INT("AUTH_JWT_LEEWAY_SEC", 30, 0, 300, auth_leeway_sec);
+    INT("HEIMDEX_JWKS_TTL_SEC", 600, 1, 86400, jwks_ttl_sec);
+    INT("HEIMDEX_JWKS_REFETCH_SEC", 30, 0, 3600, jwks_refetch_sec);
+    INT("HEIMDEX_JWKS_TIMEOUT_MS", 3000, 100, 60000, jwks_timeout_ms);
   }
 
   INT("OUTBOX_DISPATCH_INTERVAL_MS", 500, 1, 600000, outbox_interval_ms);

@@ -21,7 +21,12 @@ typedef struct hx_config {
   char dev_jwt_secret[256];   /* DEV_JWT_SECRET (the original's default "local-dev-secret") */
   char auth_issuer[256];      /* AUTH_ISSUER */
   char auth_audience[256];    /* AUTH_AUDIENCE */
-  char supabase_jwks_url[512];/* SUPABASE_JWKS_URL */
+  char supabase_jwks_url[512];/* SUPABASE_JWKS_URL: https://... , file://... or a path */
+  char auth_alg[8];           /* AUTH_JWT_ALG: the one algorithm accepted (dev: HS256; supabase: RS256 | ES256) */
+  int auth_leeway_sec;        /* AUTH_JWT_LEEWAY_SEC: clock skew allowed on exp/nbf/iat (dev 0, supabase 30) */
+  int jwks_ttl_sec;           /* HEIMDEX_JWKS_TTL_SEC (600): keys are refetched after */
+  int jwks_refetch_sec;       /* HEIMDEX_JWKS_REFETCH_SEC (30): an unknown kid refetches at most this often */
+  int jwks_timeout_ms;        /* HEIMDEX_JWKS_TIMEOUT_MS (3000): whole-fetch timeout */
   int outbox_interval_ms;     /* OUTBOX_DISPATCH_INTERVAL_MS (500) */
   int outbox_batch;           /* HEIMDEX_OUTBOX_BATCH (100) */
   int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_*: default on for the backends in use */

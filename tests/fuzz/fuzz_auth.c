@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
   char *h = malloc(n + 1);
   memcpy(h, data, n);
   h[n] = '\0';
-  hx_auth_cfg cfg = {"fuzz-secret", "", ""};
+  hx_auth_cfg cfg = {.hs256_secret = "fuzz-secret", .issuer = "", .audience = ""};
   hx_principal who;
   hx_err err = {0};
   int rc = hx_auth_check(&cfg, h, &who, &err);

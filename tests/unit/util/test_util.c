@@ -104,12 +104,12 @@ static void test_jwt(void **st) {
   hx_principal who;
   char header[4096];
   snprintf(header, sizeof header, "Bearer %s", tok);
-  hx_auth_cfg cfg = {"secret", "", ""};
+  hx_auth_cfg cfg = {.hs256_secret = "secret", .issuer = "", .audience = ""};
   assert_int_equal(hx_auth_check(&cfg, header, &who, &err), 0);
   assert_string_equal(who.org_id, "550e8400-e29b-41d4-a716-446655440000");
   assert_string_equal(who.user_id, "user-1");
   assert_string_equal(who.role, "admin");
-  hx_auth_cfg aud = {"secret", "", "authenticated"};
+  hx_auth_cfg aud = {.hs256_secret = "secret", .issuer = "", .audience = "authenticated"};
   assert_int_equal(hx_auth_check(&aud, header, &who, &err), HX_EUNAUTH);
   assert_string_equal(err.msg, "Invalid audience claim (expected: authenticated)");
   assert_int_equal(hx_auth_check(&cfg, NULL, &who, &err), HX_EDENIED);
