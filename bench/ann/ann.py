@@ -100,12 +100,13 @@ for e, how in (("heimdex", "float"), ("heimdex-int8", "int8 codes")):
         f = fl[0]
         # the target is stated at 1M; judged on thread CPU time like the QPS
         # figures (wall p99 on the shared machine is mostly waiting for a core)
-        p99 = f.get("cpu_p99_ms", f["p99_ms"])
+        clock = "CPU" if "cpu_p99_ms" in f else "wall"  # logs from before the CPU figures
+        p99, p50 = (f["cpu_p99_ms"], f["cpu_p50_ms"]) if clock == "CPU" else (f["p99_ms"], f["p50_ms"])
         ok = p99 < 5.0 if npts >= 1_000_000 else None
         want = "< 5 ms at 1M" + ("" if npts >= 1_000_000 else " (run at %dk)" % (npts // 1000))
-        targets.append((f"1% filtered CPU p99 ms, {how} (p50 {f.get('cpu_p50_ms', 0):.2f}, recall {f['recall']:.3f})",
-                        p99, want, ok))
-        targets.append((f"  same, wall clock (p50 {f['p50_ms']:.2f})", f["p99_ms"], "(info)", None))
+        targets.append((f"1% filtered {clock} p99 ms, {how} (p50 {p50:.2f}, recall {f['recall']:.3f})", p99, want, ok))
+        if clock == "CPU":
+            targets.append((f"  same, wall clock (p50 {f['p50_ms']:.2f})", f["p99_ms"], "(info)", None))
 du = get("heimdex", "durable")
 if du:
     d = du[0]
