@@ -72,5 +72,5 @@ test-tsan: deps-test
 	cmake --build $(BUILD)-tsan -j $(JOBS)
 	OMP_NUM_THREADS=1 HEIMDEX_EMBED_THREADS=1 TSAN_OPTIONS=halt_on_error=0 \
 	  ctest --test-dir $(BUILD)-tsan --output-on-failure -j $(JOBS) \
-	  -R 'unit_|it_test_quickstart|it_test_crash|it_test_ops|it_test_prod|it_test_embed' \
+	  -R 'unit_|it_test_quickstart|it_test_crash|it_test_ops|it_test_prod|it_test_embed|it_test_search' \
 	  -E 'unit_vec_test_fuzz'
