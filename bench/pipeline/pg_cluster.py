@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
 import hx  # noqa: E402
@@ -74,8 +75,16 @@ try:
         c.sql("SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')")
         r0 = redis_stats(c)
     cpu0 = {k: f() for k, f in groups.items()}
-    out = subprocess.run([loadgen, str(c.port), tok, str(n), str(clients), "-"], capture_output=True, text=True,
-                         env={**os.environ, "LOADGEN_DUMP": dump}, check=True).stdout
+    lg = subprocess.Popen([loadgen, str(c.port), tok, str(n), str(clients), "-"], stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "LOADGEN_DUMP": dump})
+    if os.environ.get("HX_PERF_PG"):  # perf record of the PostgreSQL backends for 4 s, 2 s into the run
+        time.sleep(2)
+        pids = [d for d in os.listdir("/proc") if d.isdigit() and cpu(int(d))[1] == postmaster]
+        subprocess.run(["perf", "record", "-g", "-o", os.environ["HX_PERF_PG"], "-p", ",".join(pids), "--", "sleep",
+                        "4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = lg.communicate()[0]
+    if lg.returncode:
+        raise SystemExit("loadgen failed: %s" % out)
     cpu1 = {k: f() for k, f in groups.items()}
     r = json.loads(out)
     submits = dict(line.split() for line in open(dump))

@@ -26,8 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#define POOL_MAX 16
+#define POOL_MAX 64
 /* the error code err already carries (HX_EUNAVAIL when the server is gone), else HX_EDB */
 #define DBERR (err->code ? err->code : HX_EDB)
 
@@ -103,6 +104,10 @@ typedef struct {
   PGconn *idle[POOL_MAX];
   int nidle, nopen;
   PGconn *claim_conn;       /* the dispatcher's, holding the claim transaction */
+  /* creates waiting to be inserted together (see pg_create), under mu */
+  struct create_req *cq_head, **cq_tail;
+  int cq_leaders;
+  pthread_cond_t cq_cv;
 } pg_ledger;
 
 #define PG(l) ((pg_ledger *)(l))
@@ -207,46 +212,170 @@ static int cmd(PGconn *c, hx_err *err, const char *sql, int n, const char *const
   return cmd_named(c, err, NULL, sql, n, vals);
 }
 
+/* ---- array parameters ---- */
+
+/* A PostgreSQL array literal of text elements ("{...}", NULL for NULL): the
+ * batch operations send one array per column instead of one statement per job. */
+static void arr_add(hx_buf *b, const char *v) {
+  hx_buf_adds(b, b->len > 1 ? "," : "");
+  if (!v) {
+    hx_buf_adds(b, "NULL");
+    return;
+  }
+  hx_buf_add(b, "\"", 1);
+  for (const char *p = v; *p; p++) {
+    if (*p == '"' || *p == '\\') hx_buf_add(b, "\\", 1);
+    hx_buf_add(b, p, 1);
+  }
+  hx_buf_add(b, "\"", 1);
+}
+
+static void arr_open(hx_buf *b) { hx_buf_init(b, (size_t)1 << 28); hx_buf_add(b, "{", 1); }
+static const char *arr_close(hx_buf *b) { hx_buf_add(b, "}", 1); return b->data; }
+
 /* ---- create ---- */
+
+/* Creates are inserted in batches: a request joins the queue; when fewer than
+ * CREATE_LEADERS batches are in flight, the thread becomes a leader, takes
+ * every queued request (up to CREATE_BATCH) and inserts them with one
+ * statement (one round trip, one transaction, one WAL flush), then wakes their
+ * callers. Under load, concurrent requests share a statement and a commit;
+ * alone, a request runs at once. Each caller still returns only after its job
+ * is committed. */
+#define CREATE_LEADERS 2
+#define CREATE_BATCH 128
+#define CREATE_PENDING 1   /* rc of a request not yet done (HX_E* codes are negative) */
+
+typedef struct create_req {
+  const hx_job_new *j;
+  char *id_out;
+  int *created;
+  int rc, taken, done;   /* taken: in a leader's batch; done: its outcome is set */
+  hx_err err;
+  struct create_req *next;
+} create_req;
+
+static void create_fail(create_req **reqs, size_t n, int rc, const hx_err *err) {
+  for (size_t i = 0; i < n; i++)
+    if (reqs[i]->rc == CREATE_PENDING) {
+      reqs[i]->rc = rc;
+      reqs[i]->err = *err;
+    }
+}
+
+/* Insert reqs (those with rc CREATE_PENDING) in one statement, else find the
+ * existing job of their job_key. A conflicting insert may roll back in between,
+ * hence the few tries. A statement error that is not the server being away is
+ * retried one request at a time, so one bad request fails alone. */
+static void create_batch(pg_ledger *p, create_req **reqs, size_t n) {
+  hx_err err = {0};
+  PGconn *c = pool_get(p, &err);
+  if (!c) {
+    create_fail(reqs, n, err.code ? err.code : HX_EDB, &err);
+    return;
+  }
+  for (int tries = 0; tries < 3; tries++) {
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) left += reqs[i]->rc == CREATE_PENDING;
+    if (!left) {
+      pool_put(p, c);
+      return;
+    }
+    for (int find = 0; find < 2; find++) {
+      hx_buf b[8];
+      for (int k = 0; k < 8; k++) arr_open(&b[k]);
+      size_t pending = 0;
+      for (size_t i = 0; i < n; i++) {
+        const hx_job_new *j = reqs[i]->j;
+        if (reqs[i]->rc != CREATE_PENDING) continue;
+        pending++;
+        arr_add(&b[0], j->job_key);
+        if (find) continue;
+        char maxa[16], *payload = hx_json_compact(j->payload);
+        snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
+        arr_add(&b[1], j->id); arr_add(&b[2], j->org_id); arr_add(&b[3], j->type); arr_add(&b[4], maxa);
+        arr_add(&b[5], j->requested_by); arr_add(&b[6], j->task_name); arr_add(&b[7], payload);
+        free(payload);
+      }
+      const char *v[8];
+      for (int k = 0; k < 8; k++) v[k] = arr_close(&b[k]);
+      PGresult *r = NULL;
+      if (pending)
+        r = find ? qn(c, &err, "hx_find", "SELECT id::text, job_key FROM job WHERE job_key = ANY($1::text[])", 1, v)
+                 : qn(c, &err, "hx_create",
+          "WITH r AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],"
+          "   $7::text[], $8::text[]) WITH ORDINALITY AS r(job_key, id, org_id, type, max_attempts, requested_by, task,"
+          "   payload, ord)),"
+          " j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
+          "   SELECT id, org_id, type, 'queued', max_attempts, job_key, requested_by FROM r ORDER BY ord"
+          "   ON CONFLICT (job_key) DO NOTHING RETURNING id, job_key),"
+          " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
+          " o AS (INSERT INTO outbox(job_id, task_name, payload)"
+          "   SELECT r.id, r.task, r.payload::jsonb FROM r JOIN j ON j.id = r.id ORDER BY r.ord)"
+          " SELECT id::text, job_key FROM j", 8, v);
+      for (int k = 0; k < 8; k++) hx_buf_release(&b[k]);
+      if (!pending) break;
+      if (!r) {
+        int rc = err.code ? err.code : HX_EDB;
+        if (pending > 1 && rc != HX_EUNAVAIL) {
+          pool_put(p, c);
+          for (size_t i = 0; i < n; i++)
+            if (reqs[i]->rc == CREATE_PENDING) create_batch(p, &reqs[i], 1);
+          return;
+        }
+        create_fail(reqs, n, rc, &err);
+        pool_put(p, c);
+        return;
+      }
+      for (int k = 0; k < PQntuples(r); k++)
+        for (size_t i = 0; i < n; i++) {
+          create_req *q = reqs[i];
+          if (q->rc != CREATE_PENDING || strcmp(q->j->job_key, PQgetvalue(r, k, 1))) continue;
+          snprintf(q->id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, k, 0));
+          *q->created = !find && !strcasecmp(q->j->id, q->id_out);
+          q->rc = 0;
+        }
+      PQclear(r);
+    }
+  }
+  hx_err raced = {0};
+  hx_err_set(&raced, HX_EDB, "job insert kept conflicting with a concurrent one");
+  create_fail(reqs, n, HX_EDB, &raced);
+  pool_put(p, c);
+}
 
 static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err) {
   pg_ledger *p = PG(l);
-  PGconn *c = pool_get(p, err);
-  if (!c) return DBERR;
-  char maxa[16];
-  snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
-  char *payload = hx_json_compact(j->payload);
-  const char *v[8] = {j->id, j->org_id, j->type, maxa, j->job_key, j->requested_by, j->task_name, payload};
-  int rc = HX_EDB;
-  /* insert, else find the existing job; a conflicting insert may roll back in
-   * between, hence the few tries */
-  for (int tries = 0; tries < 3 && rc == HX_EDB; tries++) {
-    for (int find = 0; find < 2; find++) {
-      PGresult *r = find ? qn(c, err, "hx_find", "SELECT id::text FROM job WHERE job_key = $1", 1, &j->job_key)
-                         : qn(c, err, "hx_create",
-          "WITH j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
-          "  VALUES ($1, $2, $3, 'queued', $4::int, $5, $6) ON CONFLICT (job_key) DO NOTHING RETURNING id),"
-          " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
-          " o AS (INSERT INTO outbox(job_id, task_name, payload) SELECT id, $7, $8::jsonb FROM j)"
-          " SELECT id::text FROM j", 8, v);
-      if (!r) {
-        rc = DBERR;
-        tries = 3;
-        break;
-      }
-      int found = PQntuples(r) == 1;
-      if (found) {
-        snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
-        *created = !find;
-        rc = 0;
-      }
-      PQclear(r);
-      if (found) break;
+  create_req me = {.j = j, .id_out = id_out, .created = created, .rc = CREATE_PENDING};
+  pthread_mutex_lock(&p->mu);
+  *p->cq_tail = &me;
+  p->cq_tail = &me.next;
+  while (!me.done) {
+    if (me.taken || p->cq_leaders >= CREATE_LEADERS) {
+      pthread_cond_wait(&p->cq_cv, &p->mu);
+      continue;
     }
+    /* lead: take the queue from its head (me included, unless more than a
+     * batch waits before me: then I lead again) */
+    create_req *batch[CREATE_BATCH];
+    size_t n = 0;
+    while (p->cq_head && n < CREATE_BATCH) {
+      batch[n] = p->cq_head;
+      batch[n++]->taken = 1;
+      p->cq_head = p->cq_head->next;
+    }
+    if (!p->cq_head) p->cq_tail = &p->cq_head;
+    p->cq_leaders++;
+    pthread_mutex_unlock(&p->mu);
+    create_batch(p, batch, n);
+    pthread_mutex_lock(&p->mu);
+    p->cq_leaders--;
+    for (size_t i = 0; i < n; i++) batch[i]->done = 1;
+    pthread_cond_broadcast(&p->cq_cv);
   }
-  free(payload);
-  pool_put(p, c);
-  return rc;
+  pthread_mutex_unlock(&p->mu);
+  if (me.rc && err) *err = me.err;
+  return me.rc;
 }
 
 /* ---- get ---- */
@@ -364,25 +493,6 @@ static int pg_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, size_t pub
 static json_t *step_detail(const char *stage, int progress) {
   return json_pack("{s:s,s:i}", "stage", stage, "progress", progress);
 }
-
-/* A PostgreSQL array literal of text elements ("{...}", NULL for NULL): the
- * batch operations send one array per column instead of one statement per job. */
-static void arr_add(hx_buf *b, const char *v) {
-  hx_buf_adds(b, b->len > 1 ? "," : "");
-  if (!v) {
-    hx_buf_adds(b, "NULL");
-    return;
-  }
-  hx_buf_add(b, "\"", 1);
-  for (const char *p = v; *p; p++) {
-    if (*p == '"' || *p == '\\') hx_buf_add(b, "\\", 1);
-    hx_buf_add(b, p, 1);
-  }
-  hx_buf_add(b, "\"", 1);
-}
-
-static void arr_open(hx_buf *b) { hx_buf_init(b, (size_t)1 << 28); hx_buf_add(b, "{", 1); }
-static const char *arr_close(hx_buf *b) { hx_buf_add(b, "}", 1); return b->data; }
 
 /* One statement for the whole batch: mark the jobs that may start running and
  * record their events. */
@@ -558,6 +668,7 @@ static void pg_close(hx_ledger *l) {
   if (p->claim_conn) PQfinish(p->claim_conn);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
+  pthread_cond_destroy(&p->cq_cv);
   free(p->conninfo);
   free(p);
 }
@@ -621,6 +732,8 @@ int hx_ledger_open_pg(const char *conninfo, hx_ledger **out, hx_err *err) {
   p->conninfo = strdup(conninfo ? conninfo : "");
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
+  pthread_cond_init(&p->cq_cv, NULL);
+  p->cq_tail = &p->cq_head;
   /* check the schema at start: a clear error beats failing on the first request */
   PGconn *c = pool_get(p, err);
   int version = 0, rc = DBERR;

@@ -53,7 +53,8 @@ static void *dispatch_main(void *p) {
     /* publish in order; stop at the first refusal and hand the rest back */
     size_t sent = 0;
     hx_err perr = {0};
-    while (sent < n && d->queue->ops->push(d->queue, &msgs[sent], &perr) == 0) sent++;
+    if (d->queue->ops->publish) d->queue->ops->publish(d->queue, msgs, n, &sent, &perr);
+    else while (sent < n && d->queue->ops->push(d->queue, &msgs[sent], &perr) == 0) sent++;
     if (d->ledger->ops->claimed(d->ledger, msgs, n, sent, perr.msg, &err))
       hx_log(HX_LOG_ERROR, "outbox_mark_failed", json_pack("{s:s}", "error", err.msg)); /* re-published later */
     if (sent < n) {
