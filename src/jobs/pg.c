@@ -633,6 +633,27 @@ static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *er
   return rc;
 }
 
+/* ---- prune ---- */
+
+static int pg_prune(hx_ledger *l, double older_than_s, size_t *deleted, hx_err *err) {
+  pg_ledger *p = PG(l);
+  *deleted = 0;
+  PGconn *c = pool_get(p, err);
+  if (!c) return DBERR;
+  char secs[32];
+  snprintf(secs, sizeof secs, "%.3f", older_than_s);
+  const char *v[1] = {secs};
+  PGresult *r = q(c, err,
+      "DELETE FROM outbox o WHERE o.created_at < NOW() - make_interval(secs => $1::double precision)"
+      " AND (o.sent_at IS NOT NULL OR EXISTS (SELECT 1 FROM job j WHERE j.id = o.job_id AND j.finished_at IS NOT NULL))",
+      1, v);
+  int rc = r ? 0 : DBERR;
+  if (r) *deleted = (size_t)atoll(PQcmdTuples(r));
+  PQclear(r);
+  pool_put(p, c);
+  return rc;
+}
+
 /* ---- recover / stats / close ---- */
 
 static int pg_recover(hx_ledger *l, size_t *n, hx_err *err) {
@@ -675,7 +696,8 @@ static void pg_close(hx_ledger *l) {
 
 static const hx_ledger_ops pg_ops = {
     .close = pg_close, .create = pg_create, .get = pg_get, .claim = pg_claim, .claimed = pg_claimed,
-    .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .stats = pg_stats,
+    .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .prune = pg_prune,
+    .stats = pg_stats,
 };
 
 /* Current schema version, 0 when heimdex_schema does not exist yet. */

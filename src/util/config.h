@@ -24,6 +24,7 @@ typedef struct hx_config {
   char supabase_jwks_url[512];/* SUPABASE_JWKS_URL */
   int outbox_interval_ms;     /* OUTBOX_DISPATCH_INTERVAL_MS (500) */
   int outbox_batch;           /* HEIMDEX_OUTBOX_BATCH (100) */
+  int outbox_retention_sec;   /* HEIMDEX_OUTBOX_RETENTION_SEC (3600): outbox rows no longer needed are pruned after this */
   int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_*: default on for the backends in use */
   int probe_timeout_ms, probe_retries, probe_cache_sec, probe_cooldown_sec; /* PROBE_* */
   int workers;                /* HEIMDEX_WORKERS: worker threads (2) */
