@@ -60,7 +60,10 @@ def redis_stats(c):
     return stats
 
 
-c = hx.Cluster(binary, apis=1, workers=2, env={"HEIMDEX_LOG_LEVEL": "info"}, pg_opts=pg_opts).start()
+# the API's handlers wait on PostgreSQL's commits: more of them keep more
+# creates in flight to share each commit (HEIMDEX_HTTP_THREADS, 32 here)
+env = {"HEIMDEX_LOG_LEVEL": "info", "HEIMDEX_HTTP_THREADS": os.environ.get("HX_BENCH_PG_HTTP_THREADS", "32")}
+c = hx.Cluster(binary, apis=1, workers=2, env=env, pg_opts=pg_opts).start()
 try:
     tok = hx.make_token()
     dump = os.path.join(c.tmp, "submits.txt")

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS collections(name TEXT PRIMARY KEY, dim INTEGER NOT NULL, distance TEXT NOT NULL);"
@@ -177,6 +178,25 @@ static void ss_close(hx_vstore *s) {
   free(s);
 }
 
+/* Several worker processes may share the file; a writer finding it locked by
+ * another process's transaction (held for about one fsync) retries every
+ * 250 µs instead of SQLite's default back-off, whose sleeps grow to 25-100 ms
+ * and leave the file idle long after the lock was released. Gives up after
+ * about 10 s, like the default timeout. */
+static int busy_retry(void *arg, int count) {
+  (void)arg;
+  if (count >= 40000) return 0;
+  usleep(count < 10 ? 50 : 250);
+  return 1;
+}
+
+static int busy_fn(sqlite3 *db, void *arg, hx_err *err) {
+  (void)arg;
+  (void)err;
+  sqlite3_busy_handler(db, busy_retry, NULL);
+  return 0;
+}
+
 static const hx_vstore_ops sqlite_ops = {ss_close, ss_ensure, ss_upsert, ss_get, ss_del, ss_count, ss_total};
 
 int hx_vstore_open_sqlite(const char *path, int sync, hx_vstore **out, hx_err *err) {
@@ -184,7 +204,9 @@ int hx_vstore_open_sqlite(const char *path, int sync, hx_vstore **out, hx_err *e
   if (!s) return hx_err_set(err, HX_ENOMEM, "out of memory");
   s->base.ops = &sqlite_ops;
   int rc = hx_sqlw_open(path, SCHEMA, sync, &s->w, err);
+  if (!rc) rc = hx_sqlw_run(s->w, busy_fn, NULL, err);   /* on the writer's connection */
   if (rc) {
+    hx_sqlw_close(s->w);
     free(s);
     return rc;
   }
