@@ -28,7 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define POOL_MAX 64
+#define POOL_MAX 16
 /* the error code err already carries (HX_EUNAVAIL when the server is gone), else HX_EDB */
 #define DBERR (err->code ? err->code : HX_EDB)
 
