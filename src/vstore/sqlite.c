@@ -27,6 +27,25 @@ typedef struct {
 
 #define SS(s) ((sq_store *)(s))
 
+/* Several worker processes may share the file; a writer finding it locked by
+ * another process's transaction (held for about one fsync) retries every
+ * 250 µs instead of SQLite's default back-off, whose sleeps grow to 25-100 ms
+ * and leave the file idle long after the lock was released. Gives up after
+ * about 10 s, like the default timeout. */
+static int busy_retry(void *arg, int count) {
+  (void)arg;
+  if (count >= 40000) return 0;
+  usleep(count < 10 ? 50 : 250);
+  return 1;
+}
+
+static int busy_fn(sqlite3 *db, void *arg, hx_err *err) {
+  (void)arg;
+  (void)err;
+  sqlite3_busy_handler(db, busy_retry, NULL);
+  return 0;
+}
+
 typedef struct { const char *coll; int dim; } ensure_arg;
 
 static int ensure_fn(sqlite3 *db, void *p, hx_err *err) {
@@ -176,25 +195,6 @@ static void ss_close(hx_vstore *s) {
   if (!s) return;
   hx_sqlw_close(SS(s)->w);
   free(s);
-}
-
-/* Several worker processes may share the file; a writer finding it locked by
- * another process's transaction (held for about one fsync) retries every
- * 250 µs instead of SQLite's default back-off, whose sleeps grow to 25-100 ms
- * and leave the file idle long after the lock was released. Gives up after
- * about 10 s, like the default timeout. */
-static int busy_retry(void *arg, int count) {
-  (void)arg;
-  if (count >= 40000) return 0;
-  usleep(count < 10 ? 50 : 250);
-  return 1;
-}
-
-static int busy_fn(sqlite3 *db, void *arg, hx_err *err) {
-  (void)arg;
-  (void)err;
-  sqlite3_busy_handler(db, busy_retry, NULL);
-  return 0;
 }
 
 static const hx_vstore_ops sqlite_ops = {ss_close, ss_ensure, ss_upsert, ss_get, ss_del, ss_count, ss_total};
