@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define POOL_MAX 16
 /* the error code err already carries (HX_EUNAVAIL when the server is gone), else HX_EDB */
@@ -119,6 +120,10 @@ typedef struct {
   PGconn *idle[POOL_MAX];
   int nidle, nopen;
   PGconn *claim_conn;       /* the dispatcher's, holding the claim transaction */
+  /* creates waiting to be inserted together (see pg_create), under mu */
+  struct create_req *cq_head, **cq_tail;
+  int cq_leaders;
+  pthread_cond_t cq_cv;
 } pg_ledger;
 
 #define PG(l) ((pg_ledger *)(l))
@@ -168,14 +173,16 @@ static void pool_put(pg_ledger *p, PGconn *c) {
   pthread_mutex_unlock(&p->mu);
 }
 
-/* Run one statement with text parameters. A dead connection (e.g. the server
- * restarted) is reset and the statement retried once when it was not inside an
- * explicit transaction. Returns the result (PGRES_TUPLES_OK / COMMAND_OK) or
- * NULL with err set. */
-static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
-  for (int attempt = 0; attempt < 2; attempt++) {
+/* Run one statement with text parameters: by name (prepared on this
+ * connection at its first use, so the server parses and plans it once per
+ * connection instead of once per call) or, with name NULL, as unnamed text. A
+ * dead connection (e.g. the server restarted) is reset and the statement
+ * retried once when it was not inside an explicit transaction. Returns the
+ * result (PGRES_TUPLES_OK / COMMAND_OK) or NULL with err set. */
+static PGresult *qn(PGconn *c, hx_err *err, const char *name, const char *sql, int n, const char *const *vals) {
+  for (int attempt = 0, resets = 0; attempt < 3; attempt++) {
     int in_txn = PQtransactionStatus(c) != PQTRANS_IDLE;
-    PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
+    PGresult *r = name ? PQexecPrepared(c, name, n, vals, NULL, NULL, 0) : PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
     const char *st8 = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -183,7 +190,15 @@ static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *c
     if (st8) snprintf(state, sizeof state, "%s", st8);
     hx_err_set(err, HX_EDB, "PostgreSQL: %s%s%s", state, state[0] ? " " : "", PQerrorMessage(c));
     PQclear(r);
-    if (PQstatus(c) == CONNECTION_BAD && !in_txn && attempt == 0) {
+    /* 26000: not prepared on this connection yet (new, or reset) */
+    if (name && !strcmp(state, "26000") && !in_txn) {
+      r = PQprepare(c, name, sql, n, NULL);
+      st = PQresultStatus(r);
+      PQclear(r);
+      if (st == PGRES_COMMAND_OK) continue;
+      hx_err_set(err, HX_EDB, "PostgreSQL: cannot prepare %s: %s", name, PQerrorMessage(c));
+    }
+    if (PQstatus(c) == CONNECTION_BAD && !in_txn && resets++ == 0) {
       PQreset(c);
       if (PQstatus(c) == CONNECTION_OK) continue;
     }
@@ -198,53 +213,185 @@ static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *c
   return NULL;
 }
 
-static int cmd(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
-  PGresult *r = q(c, err, sql, n, vals);
+static PGresult *q(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
+  return qn(c, err, NULL, sql, n, vals);
+}
+
+static int cmd_named(PGconn *c, hx_err *err, const char *name, const char *sql, int n, const char *const *vals) {
+  PGresult *r = qn(c, err, name, sql, n, vals);
   if (!r) return err->code ? err->code : HX_EDB;
   PQclear(r);
   return 0;
 }
 
+static int cmd(PGconn *c, hx_err *err, const char *sql, int n, const char *const *vals) {
+  return cmd_named(c, err, NULL, sql, n, vals);
+}
+
+/* ---- array parameters ---- */
+
+/* A PostgreSQL array literal of text elements ("{...}", NULL for NULL): the
+ * batch operations send one array per column instead of one statement per job. */
+static void arr_add(hx_buf *b, const char *v) {
+  hx_buf_adds(b, b->len > 1 ? "," : "");
+  if (!v) {
+    hx_buf_adds(b, "NULL");
+    return;
+  }
+  hx_buf_add(b, "\"", 1);
+  for (const char *p = v; *p; p++) {
+    if (*p == '"' || *p == '\\') hx_buf_add(b, "\\", 1);
+    hx_buf_add(b, p, 1);
+  }
+  hx_buf_add(b, "\"", 1);
+}
+
+static void arr_open(hx_buf *b) { hx_buf_init(b, (size_t)1 << 28); hx_buf_add(b, "{", 1); }
+static const char *arr_close(hx_buf *b) { hx_buf_add(b, "}", 1); return b->data; }
+
 /* ---- create ---- */
+
+/* Creates are inserted in batches: a request joins the queue; when fewer than
+ * CREATE_LEADERS batches are in flight, the thread becomes a leader, takes
+ * every queued request (up to CREATE_BATCH) and inserts them with one
+ * statement (one round trip, one transaction, one WAL flush), then wakes their
+ * callers. Under load, concurrent requests share a statement and a commit;
+ * alone, a request runs at once. Each caller still returns only after its job
+ * is committed. */
+#define CREATE_LEADERS 2
+#define CREATE_BATCH 128
+#define CREATE_PENDING 1   /* rc of a request not yet done (HX_E* codes are negative) */
+
+typedef struct create_req {
+  const hx_job_new *j;
+  char *id_out;
+  int *created;
+  int rc, taken, done;   /* taken: in a leader's batch; done: its outcome is set */
+  hx_err err;
+  struct create_req *next;
+} create_req;
+
+static void create_fail(create_req **reqs, size_t n, int rc, const hx_err *err) {
+  for (size_t i = 0; i < n; i++)
+    if (reqs[i]->rc == CREATE_PENDING) {
+      reqs[i]->rc = rc;
+      reqs[i]->err = *err;
+    }
+}
+
+/* Insert reqs (those with rc CREATE_PENDING) in one statement, else find the
+ * existing job of their job_key. A conflicting insert may roll back in between,
+ * hence the few tries. A statement error that is not the server being away is
+ * retried one request at a time, so one bad request fails alone. */
+static void create_batch(pg_ledger *p, create_req **reqs, size_t n) {
+  hx_err err = {0};
+  PGconn *c = pool_get(p, &err);
+  if (!c) {
+    create_fail(reqs, n, err.code ? err.code : HX_EDB, &err);
+    return;
+  }
+  for (int tries = 0; tries < 3; tries++) {
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) left += reqs[i]->rc == CREATE_PENDING;
+    if (!left) {
+      pool_put(p, c);
+      return;
+    }
+    for (int find = 0; find < 2; find++) {
+      hx_buf b[8];
+      for (int k = 0; k < 8; k++) arr_open(&b[k]);
+      size_t pending = 0;
+      for (size_t i = 0; i < n; i++) {
+        const hx_job_new *j = reqs[i]->j;
+        if (reqs[i]->rc != CREATE_PENDING) continue;
+        pending++;
+        arr_add(&b[0], j->job_key);
+        if (find) continue;
+        char maxa[16], *payload = hx_json_compact(j->payload);
+        snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
+        arr_add(&b[1], j->id); arr_add(&b[2], j->org_id); arr_add(&b[3], j->type); arr_add(&b[4], maxa);
+        arr_add(&b[5], j->requested_by); arr_add(&b[6], j->task_name); arr_add(&b[7], payload);
+        free(payload);
+      }
+      const char *v[8];
+      for (int k = 0; k < 8; k++) v[k] = arr_close(&b[k]);
+      PGresult *r = NULL;
+      if (pending)
+        r = find ? qn(c, &err, "hx_find", "SELECT id::text, job_key FROM job WHERE job_key = ANY($1::text[])", 1, v)
+                 : qn(c, &err, "hx_create",
+          "WITH r AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[],"
+          "   $7::text[], $8::text[]) WITH ORDINALITY AS r(job_key, id, org_id, type, max_attempts, requested_by, task,"
+          "   payload, ord)),"
+          " j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
+          "   SELECT id, org_id, type, 'queued', max_attempts, job_key, requested_by FROM r ORDER BY ord"
+          "   ON CONFLICT (job_key) DO NOTHING RETURNING id, job_key),"
+          " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
+          " o AS (INSERT INTO outbox(job_id, task_name, payload)"
+          "   SELECT r.id, r.task, r.payload::jsonb FROM r JOIN j ON j.id = r.id ORDER BY r.ord)"
+          " SELECT id::text, job_key FROM j", 8, v);
+      for (int k = 0; k < 8; k++) hx_buf_release(&b[k]);
+      if (!pending) break;
+      if (!r) {
+        int rc = err.code ? err.code : HX_EDB;
+        if (pending > 1 && rc != HX_EUNAVAIL) {
+          pool_put(p, c);
+          for (size_t i = 0; i < n; i++)
+            if (reqs[i]->rc == CREATE_PENDING) create_batch(p, &reqs[i], 1);
+          return;
+        }
+        create_fail(reqs, n, rc, &err);
+        pool_put(p, c);
+        return;
+      }
+      for (int k = 0; k < PQntuples(r); k++)
+        for (size_t i = 0; i < n; i++) {
+          create_req *q = reqs[i];
+          if (q->rc != CREATE_PENDING || strcmp(q->j->job_key, PQgetvalue(r, k, 1))) continue;
+          snprintf(q->id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, k, 0));
+          *q->created = !find && !strcasecmp(q->j->id, q->id_out);
+          q->rc = 0;
+        }
+      PQclear(r);
+    }
+  }
+  hx_err raced = {0};
+  hx_err_set(&raced, HX_EDB, "job insert kept conflicting with a concurrent one");
+  create_fail(reqs, n, HX_EDB, &raced);
+  pool_put(p, c);
+}
 
 static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err) {
   pg_ledger *p = PG(l);
-  PGconn *c = pool_get(p, err);
-  if (!c) return DBERR;
-  char maxa[16];
-  snprintf(maxa, sizeof maxa, "%d", j->max_attempts);
-  char *payload = hx_json_compact(j->payload);
-  const char *v[8] = {j->id, j->org_id, j->type, maxa, j->job_key, j->requested_by, j->task_name, payload};
-  int rc = HX_EDB;
-  /* insert, else find the existing job; a conflicting insert may roll back in
-   * between, hence the few tries */
-  for (int tries = 0; tries < 3 && rc == HX_EDB; tries++) {
-    for (int find = 0; find < 2; find++) {
-      PGresult *r = find ? q(c, err, "SELECT id::text FROM job WHERE job_key = $1", 1, &j->job_key)
-                         : q(c, err,
-          "WITH j AS (INSERT INTO job(id, org_id, type, status, max_attempts, job_key, requested_by)"
-          "  VALUES ($1, $2, $3, 'queued', $4::int, $5, $6) ON CONFLICT (job_key) DO NOTHING RETURNING id),"
-          " e AS (INSERT INTO job_event(job_id, prev_status, next_status) SELECT id, NULL, 'queued' FROM j),"
-          " o AS (INSERT INTO outbox(job_id, task_name, payload) SELECT id, $7, $8::jsonb FROM j)"
-          " SELECT id::text FROM j", 8, v);
-      if (!r) {
-        rc = DBERR;
-        tries = 3;
-        break;
-      }
-      int found = PQntuples(r) == 1;
-      if (found) {
-        snprintf(id_out, HX_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
-        *created = !find;
-        rc = 0;
-      }
-      PQclear(r);
-      if (found) break;
+  create_req me = {.j = j, .id_out = id_out, .created = created, .rc = CREATE_PENDING};
+  pthread_mutex_lock(&p->mu);
+  *p->cq_tail = &me;
+  p->cq_tail = &me.next;
+  while (!me.done) {
+    if (me.taken || p->cq_leaders >= CREATE_LEADERS) {
+      pthread_cond_wait(&p->cq_cv, &p->mu);
+      continue;
     }
+    /* lead: take the queue from its head (me included, unless more than a
+     * batch waits before me: then I lead again) */
+    create_req *batch[CREATE_BATCH];
+    size_t n = 0;
+    while (p->cq_head && n < CREATE_BATCH) {
+      batch[n] = p->cq_head;
+      batch[n++]->taken = 1;
+      p->cq_head = p->cq_head->next;
+    }
+    if (!p->cq_head) p->cq_tail = &p->cq_head;
+    p->cq_leaders++;
+    pthread_mutex_unlock(&p->mu);
+    create_batch(p, batch, n);
+    pthread_mutex_lock(&p->mu);
+    p->cq_leaders--;
+    for (size_t i = 0; i < n; i++) batch[i]->done = 1;
+    pthread_cond_broadcast(&p->cq_cv);
   }
-  free(payload);
-  pool_put(p, c);
-  return rc;
+  pthread_mutex_unlock(&p->mu);
+  if (me.rc && err) *err = me.err;
+  return me.rc;
 }
 
 /* ---- get ---- */
@@ -255,7 +402,7 @@ static int pg_get(hx_ledger *l, const char *job_id, hx_job_view *v, hx_err *err)
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
   int rc = 0;
-  PGresult *r = q(c, err,
+  PGresult *r = qn(c, err, "hx_get",
       "SELECT id::text, org_id::text, type, status::text, stage, progress, attempt, max_attempts, result::text,"
       " last_error_message, extract(epoch from created_at), extract(epoch from updated_at) FROM job WHERE id = $1::uuid",
       1, &job_id);
@@ -340,7 +487,9 @@ static int pg_claimed(hx_ledger *l, const hx_job_msg *msgs, size_t n, size_t pub
   if (published) {
     char *arr = id_array(msgs, 0, published);
     const char *v[1] = {arr};
-    rc = arr ? cmd(c, err, "UPDATE outbox SET sent_at = NOW() WHERE id = ANY($1::bigint[])", 1, v) : HX_ENOMEM;
+    /* the queue holds the message from now on (it re-delivers, reclaims and
+     * dead-letters it): the row, with the raw request it carries, goes */
+    rc = arr ? cmd(c, err, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, v) : HX_ENOMEM;
     free(arr);
   }
   if (!rc && published < n) {
@@ -361,27 +510,8 @@ static json_t *step_detail(const char *stage, int progress) {
   return json_pack("{s:s,s:i}", "stage", stage, "progress", progress);
 }
 
-/* A PostgreSQL array literal of text elements ("{...}", NULL for NULL): the
- * batch operations send one array per column instead of one statement per job. */
-static void arr_add(hx_buf *b, const char *v) {
-  hx_buf_adds(b, b->len > 1 ? "," : "");
-  if (!v) {
-    hx_buf_adds(b, "NULL");
-    return;
-  }
-  hx_buf_add(b, "\"", 1);
-  for (const char *p = v; *p; p++) {
-    if (*p == '"' || *p == '\\') hx_buf_add(b, "\\", 1);
-    hx_buf_add(b, p, 1);
-  }
-  hx_buf_add(b, "\"", 1);
-}
-
-static void arr_open(hx_buf *b) { hx_buf_init(b, (size_t)1 << 28); hx_buf_add(b, "{", 1); }
-static const char *arr_close(hx_buf *b) { hx_buf_add(b, "}", 1); return b->data; }
-
-/* One statement for the whole batch: lock the jobs that may start, mark them
- * running, and record their events. */
+/* One statement for the whole batch: mark the jobs that may start running and
+ * record their events. */
 static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
                     hx_err *err) {
   pg_ledger *p = PG(l);
@@ -398,13 +528,17 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
   }
   const char *v[2] = {arr_close(&a_ids), arr_close(&a_rec)};
   int rc = 0;
-  PGresult *r = q(c, err,
+  /* prev is read without a lock; the UPDATE takes the row locks and, when a
+   * row changed meanwhile (another worker started it), re-checks it against
+   * the status and attempt read: only one of two racing starts wins */
+  PGresult *r = qn(c, err, "hx_start",
       "WITH ids AS (SELECT * FROM unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed)),"
-      " prev AS (SELECT j.id, j.status::text AS status FROM job j JOIN ids ON ids.id = j.id"
-      "   WHERE j.status = 'queued' OR (j.status = 'running' AND ids.reclaimed) FOR UPDATE OF j),"
-      " upd AS (UPDATE job SET status = 'running', attempt = attempt + 1, started_at = COALESCE(started_at, NOW()),"
+      " prev AS (SELECT j.id, j.status, j.attempt FROM job j JOIN ids ON ids.id = j.id"
+      "   WHERE j.status = 'queued' OR (j.status = 'running' AND ids.reclaimed)),"
+      " upd AS (UPDATE job SET status = 'running', attempt = job.attempt + 1, started_at = COALESCE(started_at, NOW()),"
       "   updated_at = NOW(), stage = 'initializing', progress = 0, next_run_at = NULL"
-      "   FROM prev WHERE job.id = prev.id RETURNING job.id, job.attempt, prev.status),"
+      "   FROM prev WHERE job.id = prev.id AND job.status = prev.status AND job.attempt = prev.attempt"
+      "   RETURNING job.id, job.attempt, prev.status::text AS status),"
       " ev AS (INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
       "   SELECT id, clock_timestamp(), status, 'running', '{\"stage\":\"initializing\",\"progress\":0}'::jsonb FROM upd)"
       " SELECT id::text, attempt FROM upd", 2, v);
@@ -448,94 +582,90 @@ static int pg_progress(hx_ledger *l, const char *job_id, const char *stage, int 
   return rc;
 }
 
-/* Three statements for the whole batch: one UPDATE of every job still running
- * (each to its outcome), one INSERT of the step and outcome events of the jobs
- * it changed, one DELETE of the ended jobs' outbox rows. */
+/* One statement for the whole batch (no explicit transaction, so one round
+ * trip and one commit): UPDATE every job still running to its outcome and
+ * INSERT the step and outcome events of the jobs that UPDATE changed. A job no
+ * longer running (finished by an earlier delivery) gets nothing. The outbox
+ * row is long gone: it was deleted when the queue took the message. */
 static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err) {
   pg_ledger *p = PG(l);
   if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
-  hx_buf a_id, a_kind, a_res, a_err, a_nb;
-  arr_open(&a_id); arr_open(&a_kind); arr_open(&a_res); arr_open(&a_err); arr_open(&a_nb);
+  hx_buf b[10];
+  for (size_t i = 0; i < 10; i++) arr_open(&b[i]);
+  hx_buf *a_id = &b[0], *a_kind = &b[1], *a_res = &b[2], *a_err = &b[3], *a_nb = &b[4];
+  hx_buf *e_id = &b[5], *e_ts = &b[6], *e_prev = &b[7], *e_next = &b[8], *e_detail = &b[9];
   for (size_t i = 0; i < n; i++) {
-    char nb[32], *res = o[i].ok && o[i].result ? hx_json_compact(o[i].result) : NULL;
-    snprintf(nb, sizeof nb, "%.6f", o[i].not_before);
-    arr_add(&a_id, o[i].job_id);
-    arr_add(&a_kind, o[i].ok ? "ok" : o[i].retry ? "retry" : "fail");
-    arr_add(&a_res, res);
-    arr_add(&a_err, o[i].ok ? NULL : (o[i].error ? o[i].error : ""));
-    arr_add(&a_nb, nb);
+    const hx_job_outcome *oc = &o[i];
+    char ts[32], *res = oc->ok && oc->result ? hx_json_compact(oc->result) : NULL;
+    snprintf(ts, sizeof ts, "%.6f", oc->not_before);
+    arr_add(a_id, oc->job_id);
+    arr_add(a_kind, oc->ok ? "ok" : oc->retry ? "retry" : "fail");
+    arr_add(a_res, res);
+    arr_add(a_err, oc->ok ? NULL : (oc->error ? oc->error : ""));
+    arr_add(a_nb, ts);
     free(res);
-  }
-  const char *v[5] = {arr_close(&a_id), arr_close(&a_kind), arr_close(&a_res), arr_close(&a_err), arr_close(&a_nb)};
-  int rc = cmd(c, err, "BEGIN", 0, NULL);
-  PGresult *r = rc ? NULL : q(c, err,
-      "UPDATE job SET"
-      " status = (CASE o.kind WHEN 'ok' THEN 'succeeded' WHEN 'retry' THEN 'queued' ELSE 'failed' END)::job_status,"
-      " stage = CASE o.kind WHEN 'ok' THEN 'completed' ELSE job.stage END,"
-      " progress = CASE o.kind WHEN 'ok' THEN 100 ELSE job.progress END,"
-      " result = CASE o.kind WHEN 'ok' THEN o.res::jsonb ELSE job.result END,"
-      " last_error_code = CASE o.kind WHEN 'ok' THEN job.last_error_code ELSE o.kind END,"
-      " last_error_message = CASE o.kind WHEN 'ok' THEN job.last_error_message ELSE left(o.err, 2048) END,"
-      " updated_at = NOW(),"
-      " finished_at = CASE o.kind WHEN 'retry' THEN NULL ELSE NOW() END,"
-      " next_run_at = CASE o.kind WHEN 'retry' THEN to_timestamp(o.nb::double precision) ELSE NULL END"
-      " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS o(id, kind, res, err, nb)"
-      " WHERE job.id = o.id AND job.status = 'running' RETURNING job.id::text", 5, v);
-  if (!r && !rc) rc = DBERR;
-  hx_buf e_id, e_prev, e_next, e_detail, e_ts, done;
-  arr_open(&e_id); arr_open(&e_prev); arr_open(&e_next); arr_open(&e_detail); arr_open(&e_ts); arr_open(&done);
-  size_t nevents = 0, ndone = 0;
-  for (int k = 0; r && k < PQntuples(r); k++) {
-    const char *id = PQgetvalue(r, k, 0);
-    const hx_job_outcome *oc = NULL;
-    for (size_t i = 0; i < n && !oc; i++)
-      if (!strcmp(o[i].job_id, id)) oc = &o[i];
-    if (!oc) continue;
-    char ts[32];
-    for (size_t st = 0; st < oc->nsteps; st++, nevents++) {
-      json_t *d = step_detail(oc->steps[st].stage, oc->steps[st].progress);
+    for (size_t st = 0; st <= oc->nsteps; st++) {
+      json_t *d = st < oc->nsteps ? step_detail(oc->steps[st].stage, oc->steps[st].progress)
+                : oc->ok ? json_pack("{s:s,s:i,s:O?}", "stage", "completed", "progress", 100, "result", oc->result)
+                : oc->retry ? json_pack("{s:s,s:s,s:f}", "stage", "retry_scheduled", "error", oc->error ? oc->error : "",
+                                        "retry_at", oc->not_before)
+                            : json_pack("{s:n,s:s}", "stage", "error", oc->error ? oc->error : "");
       char *dj = hx_json_compact(d);
       json_decref(d);
-      snprintf(ts, sizeof ts, "%.6f", oc->steps[st].ts);
-      arr_add(&e_id, id); arr_add(&e_prev, "running"); arr_add(&e_next, "running"); arr_add(&e_detail, dj);
-      arr_add(&e_ts, ts);
+      snprintf(ts, sizeof ts, "%.6f", st < oc->nsteps ? oc->steps[st].ts : hx_now());
+      arr_add(e_id, oc->job_id);
+      arr_add(e_ts, ts);
+      arr_add(e_prev, "running");
+      arr_add(e_next, st < oc->nsteps ? "running" : oc->ok ? "succeeded" : oc->retry ? "queued" : "failed");
+      arr_add(e_detail, dj);
       free(dj);
     }
-    json_t *d = oc->ok ? json_pack("{s:s,s:i,s:O?}", "stage", "completed", "progress", 100, "result", oc->result)
-              : oc->retry ? json_pack("{s:s,s:s,s:f}", "stage", "retry_scheduled", "error", oc->error ? oc->error : "",
-                                      "retry_at", oc->not_before)
-                          : json_pack("{s:n,s:s}", "stage", "error", oc->error ? oc->error : "");
-    char *dj = hx_json_compact(d);
-    json_decref(d);
-    snprintf(ts, sizeof ts, "%.6f", hx_now());
-    arr_add(&e_id, id); arr_add(&e_prev, "running");
-    arr_add(&e_next, oc->ok ? "succeeded" : oc->retry ? "queued" : "failed");
-    arr_add(&e_detail, dj); arr_add(&e_ts, ts);
-    free(dj);
-    nevents++;
-    if (oc->ok || !oc->retry) {
-      arr_add(&done, id);   /* the request (which may hold raw text) goes once the job ended */
-      ndone++;
-    }
   }
+  const char *v[10];
+  for (size_t i = 0; i < 10; i++) v[i] = arr_close(&b[i]);
+  int rc = cmd_named(c, err, "hx_finish",
+      "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
+      "   AS o(id, kind, res, err, nb)),"
+      " upd AS (UPDATE job SET"
+      "   status = (CASE o.kind WHEN 'ok' THEN 'succeeded' WHEN 'retry' THEN 'queued' ELSE 'failed' END)::job_status,"
+      "   stage = CASE o.kind WHEN 'ok' THEN 'completed' ELSE job.stage END,"
+      "   progress = CASE o.kind WHEN 'ok' THEN 100 ELSE job.progress END,"
+      "   result = CASE o.kind WHEN 'ok' THEN o.res::jsonb ELSE job.result END,"
+      "   last_error_code = CASE o.kind WHEN 'ok' THEN job.last_error_code ELSE o.kind END,"
+      "   last_error_message = CASE o.kind WHEN 'ok' THEN job.last_error_message ELSE left(o.err, 2048) END,"
+      "   updated_at = NOW(),"
+      "   finished_at = CASE o.kind WHEN 'retry' THEN NULL ELSE NOW() END,"
+      "   next_run_at = CASE o.kind WHEN 'retry' THEN to_timestamp(o.nb::double precision) ELSE NULL END"
+      "   FROM o WHERE job.id = o.id AND job.status = 'running' RETURNING job.id)"
+      " INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
+      " SELECT e.id, to_timestamp(e.ts::double precision), e.prev, e.next, e.detail::jsonb"
+      " FROM unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY"
+      "   AS e(id, ts, prev, next, detail, ord)"
+      " WHERE e.id IN (SELECT id FROM upd) ORDER BY e.ord", 10, v);
+  for (size_t i = 0; i < 10; i++) hx_buf_release(&b[i]);
+  pool_put(p, c);
+  return rc;
+}
+
+/* ---- prune ---- */
+
+static int pg_prune(hx_ledger *l, double older_than_s, size_t *deleted, hx_err *err) {
+  pg_ledger *p = PG(l);
+  *deleted = 0;
+  PGconn *c = pool_get(p, err);
+  if (!c) return DBERR;
+  char secs[32];
+  snprintf(secs, sizeof secs, "%.3f", older_than_s);
+  const char *v[1] = {secs};
+  PGresult *r = q(c, err,
+      "DELETE FROM outbox o WHERE o.created_at < NOW() - make_interval(secs => $1::double precision)"
+      " AND (o.sent_at IS NOT NULL OR EXISTS (SELECT 1 FROM job j WHERE j.id = o.job_id AND j.finished_at IS NOT NULL))",
+      1, v);
+  int rc = r ? 0 : DBERR;
+  if (r) *deleted = (size_t)atoll(PQcmdTuples(r));
   PQclear(r);
-  if (!rc && nevents) {
-    const char *ev[5] = {arr_close(&e_id), arr_close(&e_ts), arr_close(&e_prev), arr_close(&e_next), arr_close(&e_detail)};
-    rc = cmd(c, err, "INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
-                     " SELECT id, to_timestamp(ts::double precision), prev, next, detail::jsonb"
-                     " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS e(id, ts, prev, next, detail)",
-             5, ev);
-  }
-  if (!rc && ndone) {
-    const char *dv[1] = {arr_close(&done)};
-    rc = cmd(c, err, "DELETE FROM outbox WHERE job_id = ANY($1::uuid[])", 1, dv);
-  }
-  if (!rc) rc = cmd(c, err, "COMMIT", 0, NULL);
-  else PQclear(PQexec(c, "ROLLBACK"));
-  hx_buf *bufs[] = {&a_id, &a_kind, &a_res, &a_err, &a_nb, &e_id, &e_prev, &e_next, &e_detail, &e_ts, &done};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) hx_buf_release(bufs[i]);
   pool_put(p, c);
   return rc;
 }
@@ -575,6 +705,7 @@ static void pg_close(hx_ledger *l) {
   if (p->claim_conn) PQfinish(p->claim_conn);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
+  pthread_cond_destroy(&p->cq_cv);
   free(p->conninfo);
   free(p);
 }
@@ -667,7 +798,8 @@ static int pg_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_
 
 static const hx_ledger_ops pg_ops = {
     .close = pg_close, .create = pg_create, .get = pg_get, .claim = pg_claim, .claimed = pg_claimed,
-    .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .stats = pg_stats,
+    .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .prune = pg_prune,
+    .stats = pg_stats,
     .asset_put = pg_asset_put, .asset_get = pg_asset_get, .asset_done = pg_asset_done,
     .asset_delete = pg_asset_delete,
 };
@@ -726,6 +858,8 @@ int hx_ledger_open_pg(const char *conninfo, hx_ledger **out, hx_err *err) {
   p->conninfo = strdup(conninfo ? conninfo : "");
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
+  pthread_cond_init(&p->cq_cv, NULL);
+  p->cq_tail = &p->cq_head;
   /* check the schema at start: a clear error beats failing on the first request */
   PGconn *c = pool_get(p, err);
   int version = 0, rc = DBERR;

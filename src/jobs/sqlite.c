@@ -428,6 +428,25 @@ static int recover_fn(sqlite3 *db, void *p, hx_err *err) {
   return rc;
 }
 
+typedef struct { double before; size_t n; } prune_arg;
+
+/* Sent rows of open jobs stay: recover() re-delivers them after a crash. */
+static int prune_fn(sqlite3 *db, void *p, hx_err *err) {
+  prune_arg *a = p;
+  int rc = exec_bind(db, err,
+      "DELETE FROM outbox WHERE created_at < ? AND job_id IN (SELECT id FROM job WHERE finished_at IS NOT NULL)", "d",
+      a->before);
+  a->n = rc ? 0 : (size_t)sqlite3_changes(db);
+  return rc;
+}
+
+static int sq_prune(hx_ledger *l, double older_than_s, size_t *deleted, hx_err *err) {
+  prune_arg a = {hx_now() - older_than_s, 0};
+  int rc = hx_sqlw_run(SQ(l)->w, prune_fn, &a, err);
+  *deleted = a.n;
+  return rc;
+}
+
 static int sq_recover(hx_ledger *l, size_t *n, hx_err *err) {
   recover_arg a = {0};
   int rc = hx_sqlw_run(SQ(l)->w, recover_fn, &a, err);
@@ -544,7 +563,8 @@ static void sq_close(hx_ledger *l) {
 
 static const hx_ledger_ops sqlite_ops = {
     .close = sq_close, .create = sq_create, .get = sq_get, .claim = sq_claim, .claimed = sq_claimed, .start = sq_start,
-    .progress = sq_progress, .finish = sq_finish, .recover = sq_recover, .stats = sq_stats,
+    .progress = sq_progress, .finish = sq_finish, .recover = sq_recover, .prune = sq_prune,
+    .stats = sq_stats,
     .asset_put = sq_asset_put, .asset_get = sq_asset_get, .asset_done = sq_asset_done,
     .asset_delete = sq_asset_delete,
 };

@@ -10,7 +10,9 @@
  *    failed, canceled, dead_letter; finished_at is set iff terminal.
  *  - every transition appends a job_event with prev/next status and a
  *    detail_json {"stage","progress","result"?,"error"?}.
- *  - the raw request (outbox payload) is deleted when the job ends.
+ *  - the raw request (outbox payload) is deleted when the job ends at the
+ *    latest (PostgreSQL: as soon as the queue took it); prune() removes any
+ *    row left behind once it is older than the retention period.
  */
 #ifndef HX_JOBS_STORE_H
 #define HX_JOBS_STORE_H
@@ -128,6 +130,12 @@ typedef struct hx_ledger_ops {
    * dispatcher re-delivers them. Backends shared by many processes recover
    * through the queue's reclaim instead and do nothing here. */
   int (*recover)(hx_ledger *l, size_t *n, hx_err *err);
+  /* Delete outbox rows created more than older_than_s seconds ago that no
+   * delivery needs any more: rows of ended jobs and, where the queue keeps the
+   * message once published (PostgreSQL + Redis), rows already sent. Unsent
+   * rows of open jobs are never pruned. The dispatcher calls it periodically
+   * with HEIMDEX_OUTBOX_RETENTION_SEC. */
+  int (*prune)(hx_ledger *l, double older_than_s, size_t *deleted, hx_err *err);
   /* Counts for /readyz and /metrics. */
   int (*stats)(hx_ledger *l, hx_ledger_stats *out, hx_err *err);
   /* Assets. put: insert or point an existing record at a new upload (job_id,

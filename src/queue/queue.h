@@ -19,6 +19,10 @@ typedef struct hx_queue_ops {
   void (*close)(hx_queue *q);
   /* Publish m; the queue keeps its own copy (m stays the caller's). 0 or HX_E*. */
   int (*push)(hx_queue *q, const hx_job_msg *m, hx_err *err);
+  /* Optional (NULL: push one by one): publish msgs[0..n) in one exchange.
+   * *taken = how many of them, from the first, the queue took (a later one
+   * may have been taken too: delivery is at-least-once). 0 or HX_E*. */
+  int (*publish)(hx_queue *q, const hx_job_msg *msgs, size_t n, size_t *taken, hx_err *err);
   /* Up to max ready messages (ownership to the caller); waits up to timeout_ms
    * for the first. 0 messages on timeout or after shutdown. */
   size_t (*pop)(hx_queue *q, hx_job_msg *out, size_t max, int timeout_ms);

@@ -36,6 +36,7 @@
 #define GROUP "workers"
 #define DELAYED "heimdex:jobs:delayed"
 #define DEAD "heimdex:jobs:dead"
+#define POP_LINGER_US 5000
 
 typedef struct {
   hx_queue base;
@@ -90,30 +91,48 @@ static int decode(const char *s, size_t len, hx_job_msg *m) {
   return 0;
 }
 
-static int rq_push(hx_queue *qq, const hx_job_msg *m, hx_err *err) {
+/* XADD (due) or ZADD to the delayed set (a retry that waits), pipelined:
+ * all commands are written, then all replies read. */
+static int rq_publish(hx_queue *qq, const hx_job_msg *msgs, size_t n, size_t *taken, hx_err *err) {
   rq *q = RQ(qq);
+  *taken = 0;
+  if (n == 0) return 0;
   redisContext *c = get_conn(q, err);
   if (!c) return HX_EIO;
-  char *enc = encode(m);
-  redisReply *r;
-  if (m->not_before > hx_now()) {
-    char score[32];
-    snprintf(score, sizeof score, "%.6f", m->not_before);
-    const char *argv[] = {"ZADD", DELAYED, score, enc};
-    size_t lens[] = {4, strlen(DELAYED), strlen(score), strlen(enc)};
-    r = cmdv(c, 4, argv, lens);
-  } else {
-    const char *argv[] = {"XADD", STREAM, "*", "m", enc};
-    size_t lens[] = {4, strlen(STREAM), 1, 1, strlen(enc)};
-    r = cmdv(c, 5, argv, lens);
+  double now = hx_now();
+  for (size_t i = 0; i < n; i++) {
+    char *enc = encode(&msgs[i]);
+    if (msgs[i].not_before > now) {
+      char score[32];
+      snprintf(score, sizeof score, "%.6f", msgs[i].not_before);
+      const char *argv[] = {"ZADD", DELAYED, score, enc};
+      size_t lens[] = {4, strlen(DELAYED), strlen(score), strlen(enc)};
+      redisAppendCommandArgv(c, 4, argv, lens);
+    } else {
+      const char *argv[] = {"XADD", STREAM, "*", "m", enc};
+      size_t lens[] = {4, strlen(STREAM), 1, 1, strlen(enc)};
+      redisAppendCommandArgv(c, 5, argv, lens);
+    }
+    free(enc);
   }
-  free(enc);
   int rc = 0;
-  if (!r || r->type == REDIS_REPLY_ERROR)
-    rc = hx_err_set(err, HX_EIO, "Redis publish failed: %s", r ? r->str : c->errstr);
-  if (r) freeReplyObject(r);
+  for (size_t i = 0; i < n; i++) {
+    redisReply *r = NULL;
+    if (redisGetReply(c, (void **)&r) != REDIS_OK || !r || r->type == REDIS_REPLY_ERROR) {
+      if (!rc) rc = hx_err_set(err, HX_EIO, "Redis publish failed: %s", r ? r->str : c->errstr);
+      if (!r) break;   /* connection broken: no more replies */
+    } else if (!rc) {
+      (*taken)++;
+    }
+    freeReplyObject(r);
+  }
   put_conn(q, c);
   return rc;
+}
+
+static int rq_push(hx_queue *qq, const hx_job_msg *m, hx_err *err) {
+  size_t taken = 0;
+  return rq_publish(qq, m, 1, &taken, err);
 }
 
 /* Take entries from an XREADGROUP/XAUTOCLAIM entry array into out. */
@@ -135,6 +154,13 @@ static size_t take_entries(redisReply *entries, hx_job_msg *out, size_t max, int
     }
   }
   return n;
+}
+
+/* Entries of the one stream of an XREADGROUP reply. */
+static size_t take_stream(redisReply *r, hx_job_msg *out, size_t max) {
+  redisReply *stream = r->element[0];
+  if (stream->type != REDIS_REPLY_ARRAY || stream->elements < 2) return 0;
+  return take_entries(stream->element[1], out, max, 0);
 }
 
 static void housekeeping(rq *q, redisContext *c, hx_job_msg *out, size_t max, size_t *n) {
@@ -244,8 +270,15 @@ static size_t rq_pop(hx_queue *qq, hx_job_msg *out, size_t max, int timeout_ms) 
     redisReply *r = redisCommand(c, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >", GROUP, q->consumer,
                                  (int)max, block, STREAM);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-      redisReply *stream = r->element[0];
-      if (stream->type == REDIS_REPLY_ARRAY && stream->elements >= 2) n = take_entries(stream->element[1], out, max, 0);
+      n = take_stream(r, out, max);
+      /* a part batch: linger a moment for the rest, so that under load the
+       * ledger and the store see fewer, larger batches */
+      if (n && n < max) {
+        freeReplyObject(r);
+        usleep(POP_LINGER_US);
+        r = redisCommand(c, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s >", GROUP, q->consumer, (int)(max - n), STREAM);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) n += take_stream(r, out + n, max - n);
+      }
     } else if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0) {
       redisReply *g = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", STREAM, GROUP);
       if (g) freeReplyObject(g);
@@ -257,25 +290,34 @@ static size_t rq_pop(hx_queue *qq, hx_job_msg *out, size_t max, int timeout_ms) 
   return n;
 }
 
+/* One XACK and one XDEL naming every delivery, pipelined. */
 static void rq_ack(hx_queue *qq, const hx_job_msg *msgs, size_t n) {
   rq *q = RQ(qq);
+  const char **argv = calloc(n + 3, sizeof *argv);
+  size_t *lens = calloc(n + 3, sizeof *lens), ids = 0;
+  for (size_t i = 0; argv && lens && i < n; i++)
+    if (msgs[i].qid[0]) {
+      argv[3 + ids] = msgs[i].qid;
+      lens[3 + ids++] = strlen(msgs[i].qid);
+      inflight_remove(q, msgs[i].qid);
+    }
   hx_err err = {0};
-  redisContext *c = get_conn(q, &err);
-  if (!c) return; /* not acked: reclaimed later, and the ledger makes that harmless */
-  for (size_t i = 0; i < n; i++) {
-    if (!msgs[i].qid[0]) continue;
-    redisAppendCommand(c, "XACK %s %s %s", STREAM, GROUP, msgs[i].qid);
-    redisAppendCommand(c, "XDEL %s %s", STREAM, msgs[i].qid);
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (!msgs[i].qid[0]) continue;
-    inflight_remove(q, msgs[i].qid);
+  redisContext *c = ids ? get_conn(q, &err) : NULL;
+  if (c) { /* else not acked: reclaimed later, and the ledger makes that harmless */
+    argv[0] = "XACK"; argv[1] = STREAM; argv[2] = GROUP;
+    lens[0] = 4; lens[1] = strlen(STREAM); lens[2] = strlen(GROUP);
+    redisAppendCommandArgv(c, (int)(3 + ids), argv, lens);
+    argv[1] = "XDEL"; argv[2] = STREAM;
+    lens[1] = 4; lens[2] = strlen(STREAM);
+    redisAppendCommandArgv(c, (int)(2 + ids), argv + 1, lens + 1);
     for (int k = 0; k < 2; k++) {
       void *r = NULL;
       if (redisGetReply(c, &r) == REDIS_OK) freeReplyObject(r);
     }
+    put_conn(q, c);
   }
-  put_conn(q, c);
+  free(argv);
+  free(lens);
 }
 
 /* Stop heartbeating them: after the visibility timeout XAUTOCLAIM hands them
@@ -349,7 +391,7 @@ static void rq_close(hx_queue *qq) {
 }
 
 static const hx_queue_ops redis_ops = {
-    .close = rq_close, .push = rq_push, .pop = rq_pop, .ack = rq_ack, .nack = rq_nack, .dead = rq_dead,
+    .close = rq_close, .push = rq_push, .publish = rq_publish, .pop = rq_pop, .ack = rq_ack, .nack = rq_nack, .dead = rq_dead,
     .shutdown = rq_shutdown, .depth = rq_depth};
 
 int hx_queue_open_redis(const char *url, long visibility_ms, hx_queue **out, hx_err *err) {

@@ -73,6 +73,7 @@ json_t *hx_config_json(const hx_config *c) {
       levels[c->log_level & 3], "HEIMDEX_QUEUE_VISIBILITY_MS", (json_int_t)c->queue_visibility_ms, "QDRANT_URL",
       c->qdrant_url, "ledger", c->use_pg ? "postgresql" : "sqlite");
   json_object_set_new(o, "DATABASE_URL", masked_url(c->database_url));
+  json_object_set_new(o, "HEIMDEX_OUTBOX_RETENTION_SEC", json_integer(c->outbox_retention_sec));
   json_object_set_new(o, "REDIS_URL", masked_url(c->redis_url));
   json_object_set_new(o, "QDRANT_API_KEY", json_string(c->qdrant_api_key[0] ? "***" : ""));
   json_object_set_new(o, "HEIMDEX_QDRANT_TIMEOUT_MS", json_integer(c->qdrant_timeout_ms));
@@ -156,6 +157,7 @@ int hx_config_load(hx_config *c, hx_err *err) {
 
   INT("OUTBOX_DISPATCH_INTERVAL_MS", 500, 1, 600000, outbox_interval_ms);
   INT("HEIMDEX_OUTBOX_BATCH", 100, 1, 10000, outbox_batch);
+  INT("HEIMDEX_OUTBOX_RETENTION_SEC", 3600, 0, 31536000, outbox_retention_sec);
   /* PROBE_*: the original clamps out-of-range values instead of refusing them */
   INT("PROBE_TIMEOUT_MS", 300, INT_MIN, INT_MAX, probe_timeout_ms);
   INT("PROBE_RETRIES", 2, INT_MIN, INT_MAX, probe_retries);

@@ -29,6 +29,7 @@ typedef struct hx_config {
   int jwks_timeout_ms;        /* HEIMDEX_JWKS_TIMEOUT_MS (3000): whole-fetch timeout */
   int outbox_interval_ms;     /* OUTBOX_DISPATCH_INTERVAL_MS (500) */
   int outbox_batch;           /* HEIMDEX_OUTBOX_BATCH (100) */
+  int outbox_retention_sec;   /* HEIMDEX_OUTBOX_RETENTION_SEC (3600): outbox rows no longer needed are pruned after this */
   int enable_pg, enable_redis, enable_qdrant, enable_gcs;  /* ENABLE_*: default on for the backends in use */
   int probe_timeout_ms, probe_retries, probe_cache_sec, probe_cooldown_sec; /* PROBE_* */
   int workers;                /* HEIMDEX_WORKERS: worker threads (2) */

@@ -30,17 +30,34 @@ static void wait_interval(hx_dispatcher *d, int ms) {
   pthread_mutex_unlock(&d->mu);
 }
 
+/* Outbox rows no delivery needs any more go once older than the retention
+ * period; checked every retention period, at most every minute. */
+static void prune_due(hx_dispatcher *d, double *next) {
+  double now = hx_now(), ret = d->cfg->outbox_retention_sec;
+  if (now < *next) return;
+  *next = now + (ret < 1 ? 1 : ret > 60 ? 60 : ret);
+  size_t n = 0;
+  hx_err err = {0};
+  if (d->ledger->ops->prune(d->ledger, ret, &n, &err))
+    hx_log(HX_LOG_WARN, "outbox_prune_failed", json_pack("{s:s}", "error", err.msg));
+  else if (n)
+    hx_log(HX_LOG_INFO, "outbox_pruned", json_pack("{s:I,s:i}", "rows", (json_int_t)n, "retention_sec",
+                                                   d->cfg->outbox_retention_sec));
+}
+
 static void *dispatch_main(void *p) {
   hx_dispatcher *d = p;
   pthread_setname_np(pthread_self(), "hx-dispatch");
   size_t max = (size_t)d->cfg->outbox_batch;
   hx_job_msg *msgs = calloc(max, sizeof *msgs);
   int failures = 0;
+  double next_prune = 0;
   for (;;) {
     pthread_mutex_lock(&d->mu);
     int stop = d->stopping;
     pthread_mutex_unlock(&d->mu);
     if (stop) break;
+    prune_due(d, &next_prune);
     size_t n = 0;
     hx_err err = {0};
     if (d->ledger->ops->claim(d->ledger, msgs, max, &n, &err)) {
@@ -53,7 +70,8 @@ static void *dispatch_main(void *p) {
     /* publish in order; stop at the first refusal and hand the rest back */
     size_t sent = 0;
     hx_err perr = {0};
-    while (sent < n && d->queue->ops->push(d->queue, &msgs[sent], &perr) == 0) sent++;
+    if (d->queue->ops->publish) d->queue->ops->publish(d->queue, msgs, n, &sent, &perr);
+    else while (sent < n && d->queue->ops->push(d->queue, &msgs[sent], &perr) == 0) sent++;
     if (d->ledger->ops->claimed(d->ledger, msgs, n, sent, perr.msg, &err))
       hx_log(HX_LOG_ERROR, "outbox_mark_failed", json_pack("{s:s}", "error", err.msg)); /* re-published later */
     if (sent < n) {

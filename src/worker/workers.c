@@ -31,15 +31,15 @@ long hx_retry_delay_ms(const hx_config *cfg, int attempt) {
   return (long)d;
 }
 
-/* Record outcomes of runs[0..n) and re-queue the retries. */
 /* Record outcomes of runs[0..n), re-queue the retries, dead-letter the final
  * failures and ack the deliveries. Interrupted runs (shutdown) record nothing
  * and are not acked: they run again later. */
 static void record(hx_workers *w, hx_run *all, size_t nall) {
   hx_run **runs = calloc(nall ? nall : 1, sizeof *runs);
   hx_job_outcome *oc = calloc(nall ? nall : 1, sizeof *oc);
+  hx_job_msg *acks = calloc(nall ? nall : 1, sizeof *acks);
   size_t n = 0;
-  if (!runs || !oc) goto out; /* jobs stay running: recovered at restart / reclaimed */
+  if (!runs || !oc || !acks) goto out; /* jobs stay running: recovered at restart / reclaimed */
   for (size_t i = 0; i < nall; i++) {
     hx_run *r = &all[i];
     if (r->interrupted) continue;
@@ -80,14 +80,16 @@ static void record(hx_workers *w, hx_run *all, size_t nall) {
       hx_metrics_dead_letter(r->msg->task_name);
       w->queue->ops->dead(w->queue, r->msg, r->error);
     }
-    /* effects and outcome are committed: the delivery can go */
-    w->queue->ops->ack(w->queue, r->msg, 1);
+    acks[i] = *r->msg;   /* shallow: ack reads the delivery id only */
     const hx_actor *a = oc[i].retry ? NULL : hx_actor_find(r->msg->task_name);
     if (a && a->ended) a->ended(&w->ctx, r);
   }
+  /* effects and outcomes are committed: the deliveries can go, in one call */
+  w->queue->ops->ack(w->queue, acks, n);
 out:
   free(runs);
   free(oc);
+  free(acks);
 }
 
 static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
@@ -107,8 +109,11 @@ static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
     return;
   }
   /* terminal, unknown or running elsewhere: nothing to do for these deliveries */
+  hx_job_msg skip[BATCH];
+  size_t nskip = 0;
   for (size_t i = 0; i < n; i++)
-    if (!started[i]) w->queue->ops->ack(w->queue, &msgs[i], 1);
+    if (!started[i]) skip[nskip++] = msgs[i];   /* shallow: ack reads the delivery id only */
+  if (nskip) w->queue->ops->ack(w->queue, skip, nskip);
   hx_run runs[BATCH];
   size_t nr = 0;
   for (size_t i = 0; i < n; i++) {

@@ -273,7 +273,8 @@ def _as_postgres(cmd, **kw):
 
 
 class PgServer:
-    def __init__(self):
+    def __init__(self, opts=""):
+        self.opts = opts  # extra "-c name=value ..." server settings
         self.dir = tempfile.mkdtemp(prefix="hx-pg-")
         os.chmod(self.dir, 0o755)
         if os.geteuid() == 0:
@@ -285,7 +286,7 @@ class PgServer:
 
     def start(self):
         _as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
-                      f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on", "start"])
+                      f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on {self.opts}", "start"])
         return self
 
     def createdb(self):
@@ -362,8 +363,8 @@ class Cluster:
     Qdrant-compatible API (self.qdrant). Offers the same methods the tests use
     on Server."""
 
-    def __init__(self, binary, apis=2, workers=2, env=None):
-        self.pg = PgServer().start().createdb()
+    def __init__(self, binary, apis=2, workers=2, env=None, pg_opts=""):
+        self.pg = PgServer(pg_opts).start().createdb()
         self.redis = RedisServer().start()
         self.qdrant = QdrantCompat(binary).start()
         self.tmp = tempfile.mkdtemp(prefix="hx-cluster-")

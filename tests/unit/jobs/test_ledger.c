@@ -182,6 +182,51 @@ static void test_lifecycle(void **st) {
   sqlite3_close(db);
 }
 
+static void sql_exec(const char *q) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/ledger.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+/* prune: rows of ended jobs older than the retention go; an open job's row
+ * stays however old it is (recovery re-delivers from it). */
+static void test_prune(void **st) {
+  hx_ledger *l = open_ledger();
+  char a[37], b[37], q[512];
+  create(l, "k-a", a);
+  create(l, "k-b", b);
+  hx_err err = {0};
+  int started[1], attempt[1];
+  const char *ids[1] = {a};
+  assert_int_equal(l->ops->start(l, ids, NULL, 1, started, attempt, &err), 0);
+  hx_job_outcome ok = {.job_id = a, .ok = 1};
+  assert_int_equal(l->ops->finish(l, &ok, 1, &err), 0);
+  /* a row left behind for the ended job a (e.g. by an older version), one
+   * hour old, and b's unsent row made just as old */
+  snprintf(q, sizeof q, "INSERT INTO outbox(job_id, task_name, payload, created_at) VALUES ('%s', 'mock_embedding',"
+           " '{\"text\":\"raw\"}', %f); UPDATE outbox SET created_at = %f WHERE job_id = '%s';",
+           a, hx_now() - 3600, hx_now() - 3600, b);
+  sql_exec(q);
+  size_t n = 99;
+  assert_int_equal(l->ops->prune(l, 7200, &n, &err), 0);
+  assert_int_equal(n, 0);   /* younger than the retention */
+  assert_int_equal(l->ops->prune(l, 60, &n, &err), 0);
+  assert_int_equal(n, 1);   /* a's row; b is still queued */
+  assert_int_equal(l->ops->prune(l, 0, &n, &err), 0);
+  assert_int_equal(n, 0);
+  hx_job_msg msgs[4];
+  assert_int_equal(l->ops->claim(l, msgs, 4, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(msgs[0].job_id, b);
+  assert_int_equal(l->ops->claimed(l, msgs, n, n, NULL, &err), 0);
+  hx_job_msg_release(&msgs[0]);
+  hx_ledger_close(l);
+}
+
 static void test_recover(void **st) {
   hx_ledger *l = open_ledger();
   char c[37];
@@ -278,6 +323,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_create_race, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_assets, setup, teardown)};
+      cmocka_unit_test_setup_teardown(test_assets, setup, teardown),
+
+      cmocka_unit_test_setup_teardown(test_prune, setup, teardown)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
