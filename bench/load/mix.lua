@@ -62,7 +62,7 @@ function request()
   elseif k == "vector" then
     return wrk.format("GET", "/vectors/" .. ids.point[math.random(#ids.point)], hdr)
   else
-    local body = string.format('{"query":"load test text %d","limit":10}', math.random(1000))
+    local body = string.format('{"query_text":"load test text %d","limit":10}', math.random(1000))
     return wrk.format("POST", "/vectors/search", hdr, body)
   end
 end

@@ -178,7 +178,9 @@ def main():
         ids = os.path.join(tmp, "ids.txt")
         setup_ids(srv, token, args.seed_jobs, ids)
         mix = args.mix
-        st, _ = srv.req("POST", "/vectors/search", body={"query": "x", "limit": 1}, token=token)
+        st, _ = srv.req("POST", "/vectors/search", body={"query_text": "x", "limit": 1}, token=token)
+        if st not in (200, 404, 405):
+            raise SystemExit(f"POST /vectors/search answers {st} to the mix's request shape")
         if st in (404, 405):
             mix = ",".join(kv for kv in mix.split(",") if not kv.startswith("search="))
             print(f"POST /vectors/search answers {st}: left out of the mix", flush=True)
