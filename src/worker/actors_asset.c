@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #define EMBED_BATCH 256   /* chunks per embed call and per durable upsert (one fsync) */
-#define MODEL_VER "v1"
 
 static const char *kw(const hx_job_msg *m, const char *key) {
   const char *s = json_string_value(json_object_get(json_object_get(m->payload, "kwargs"), key));
@@ -85,11 +84,11 @@ static void chunk_opts_for(const hx_actor_ctx *ctx, const char *model, const hx_
 /* ---- payloads ---- */
 
 static json_t *chunk_payload(const char *org, const char *asset, const hx_chunk *c, const char *source_type,
-                             const char *model) {
+                             const char *model, const char *ver) {
   json_t *p = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "org_id", org, "asset_id", asset,
                         "segment_id", c->id, "chunk_index", (json_int_t)c->index, "char_start", (json_int_t)c->cp_start,
                         "char_end", (json_int_t)c->cp_end, "text", c->text, "source_type", source_type, "model", model,
-                        "model_ver", MODEL_VER, "modality", "text", "tokens", (json_int_t)c->tokens);
+                        "model_ver", ver, "modality", "text", "tokens", (json_int_t)c->tokens);
   if (c->page) json_object_set_new(p, "page", json_integer(c->page));
   if (c->start_ms >= 0) {
     json_object_set_new(p, "start_ms", json_integer(c->start_ms));
@@ -122,6 +121,7 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
                         const char *model, const char *source_type, const hx_chunk_list *cl, double *embed_s,
                         double *store_s, hx_err *err) {
   int dim = hx_embedder_info(e)->dim;
+  const char *ver = hx_embedder_info(e)->version;   /* a BERT model's is a hash of its files */
   float *vecs = malloc((size_t)EMBED_BATCH * (size_t)dim * sizeof *vecs);
   if (!vecs) return hx_err_set(err, HX_ENOMEM, "out of memory");
   int rc = ctx->vs->ops->ensure(ctx->vs, HX_COLLECTION, dim, err);
@@ -148,8 +148,8 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
     for (size_t k = 0; !rc && k < g; k++) {
       const hx_chunk *c = &cl->v[off + k];
       hx_uuid id;
-      hx_point_id(org, asset, c->id, model, MODEL_VER, &id, NULL);
-      pl[k] = chunk_payload(org, asset, c, source_type, model);
+      hx_point_id(org, asset, c->id, model, ver, &id, NULL);
+      pl[k] = chunk_payload(org, asset, c, source_type, model, ver);
       /* the chunk's BM25 terms for keyword and hybrid search */
       rc = hx_sparse_encode(c->text, c->len, 0, &sp[k], err);
       pts[k] = (hx_vpoint){.id = id, .vec = vecs + k * (size_t)dim, .dim = dim, .sp_idx = sp[k].idx,
@@ -169,7 +169,7 @@ static int embed_chunks(hx_actor_ctx *ctx, hx_run *r, hx_embedder *e, const char
 }
 
 static void record_asset(hx_actor_ctx *ctx, const hx_run *r, const char *status, const char *source_type,
-                         long long chunks, const char *model) {
+                         long long chunks, const char *model, const char *ver) {
   hx_asset_view a = {0};
   snprintf(a.org_id, sizeof a.org_id, "%s", kw(r->msg, "org_id"));
   snprintf(a.asset_id, sizeof a.asset_id, "%s", kw(r->msg, "asset_id"));
@@ -177,7 +177,7 @@ static void record_asset(hx_actor_ctx *ctx, const hx_run *r, const char *status,
   snprintf(a.status, sizeof a.status, "%s", status);
   snprintf(a.source_type, sizeof a.source_type, "%s", source_type ? source_type : "");
   snprintf(a.model, sizeof a.model, "%s", model ? model : "");
-  snprintf(a.model_ver, sizeof a.model_ver, "%s", model ? MODEL_VER : "");
+  snprintf(a.model_ver, sizeof a.model_ver, "%s", model && ver ? ver : "");
   a.chunk_count = chunks;
   hx_err err = {0};
   if (ctx->ledger->ops->asset_done(ctx->ledger, &a, &err))
@@ -202,6 +202,7 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
     hx_run_fail(r, rc != HX_ENOENT && rc != HX_EUNSUPP && rc != HX_ECORRUPT, "embedding model: %s", err.msg);
     goto failed;
   }
+  const char *ver = hx_embedder_info(e)->version;
   double t[5] = {hx_mono(), 0, 0, 0, 0};   /* start, extract, chunk, embed, store (seconds) */
   ctx->ledger->ops->progress(ctx->ledger, r->msg->job_id, "extracting", 2);
   hx_extract_limits lim;
@@ -240,7 +241,7 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
   size_t stale = 0;
   rc = ctx->ledger->ops->asset_get(ctx->ledger, org, asset, &prev, &err);
   if (rc == 0 && prev.chunk_count > 0) {
-    int same = !strcmp(prev.model, model) && !strcmp(prev.model_ver, MODEL_VER);
+    int same = !strcmp(prev.model, model) && !strcmp(prev.model_ver, ver);
     rc = delete_chunks(ctx, org, asset, prev.model, prev.model_ver, same ? cl.n : 0, (size_t)prev.chunk_count, &stale,
                        &err);
   } else if (rc == HX_ENOENT) {
@@ -250,13 +251,13 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
     hx_run_fail(r, 1, "Removing the previous version's chunks failed: %s", err.msg);
     goto out;
   }
-  record_asset(ctx, r, "ready", doc->type, (long long)cl.n, model);
+  record_asset(ctx, r, "ready", doc->type, (long long)cl.n, model, ver);
   uint32_t pages = 0;
   for (size_t i = 0; i < doc->nblocks; i++)
     if (doc->blocks[i].page > pages) pages = doc->blocks[i].page;
   r->ok = 1;
   r->result = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:i}", "asset_id", asset, "collection", HX_COLLECTION,
-                        "source_type", doc->type, "model", model, "model_ver", MODEL_VER, "chunks", (json_int_t)cl.n,
+                        "source_type", doc->type, "model", model, "model_ver", ver, "chunks", (json_int_t)cl.n,
                         "stale_chunks_deleted", (json_int_t)stale, "text_bytes", (json_int_t)doc->text_len, "bytes",
                         (json_int_t)json_integer_value(json_object_get(json_object_get(r->msg->payload, "kwargs"),
                                                                        "bytes")),
@@ -266,7 +267,7 @@ static void process_one(hx_actor_ctx *ctx, hx_run *r) {
                                                       t[3], "store", t[4], "total", hx_mono() - t[0]));
   goto out;
 failed:
-  if (!r->retryable) record_asset(ctx, r, "failed", doc ? doc->type : NULL, 0, NULL);
+  if (!r->retryable) record_asset(ctx, r, "failed", doc ? doc->type : NULL, 0, NULL, NULL);
 out:
   hx_chunk_list_release(&cl);
   hx_doc_free(doc);

@@ -260,15 +260,18 @@ def test_tokens_of_the_model(binary, fx):
     try:
         tok = hx.make_token()
         st, ms = s.req("GET", "/models", token=tok)
-        maxt = [m for m in ms["models"] if m["name"] == "tiny-bert"][0]["max_tokens"]
+        tiny = [m for m in ms["models"] if m["name"] == "tiny-bert"][0]
+        maxt, ver = tiny["max_tokens"], tiny["version"]
         r = upload(s, tok, "bert-en", os.path.join(fx, "en.txt"), "text/plain")
         job = s.wait_job(r["job_id"], tok, timeout=300)
-        check(job["status"] == "completed" and job["result"]["model"] == "tiny-bert", "bert job", job)
+        check(job["status"] == "completed" and job["result"]["model"] == "tiny-bert"
+              and job["result"]["model_ver"] == ver != "v1", "bert job carries the model's version", job, ver)
         n = job["result"]["chunks"]
         for i in range(n):
-            pid = hx.point_id(ORG, "bert-en", "chunk-%04d" % i, "tiny-bert", "v1")
+            pid = hx.point_id(ORG, "bert-en", "chunk-%04d" % i, "tiny-bert", ver)
             st, p = s.req("GET", f"/vectors/{pid}", token=tok)
-            check(st == 200 and 0 < p["payload"]["tokens"] <= maxt - 2, "chunk fits the model", st, p, maxt)
+            check(st == 200 and 0 < p["payload"]["tokens"] <= maxt - 2 and p["payload"]["model_ver"] == ver,
+                  "chunk fits the model", st, p, maxt)
     finally:
         s.cleanup()
 
