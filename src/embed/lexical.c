@@ -6,6 +6,7 @@
  * summation order, which is fixed by the text.
  */
 #include "embed/lexical.h"
+#include "embed/utf8.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -102,14 +103,7 @@ int hx_lexical_embed(const char *text, size_t len, int dim, float *out, int *nwo
   off[0] = 0;
   for (;;) {
     int32_t c = -1;
-    if (i < len) {
-      utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
-      if (k <= 0) {
-        rc = hx_err_setst(err, HX_EINVAL, 422, "text is not valid UTF-8 (byte %zu)", i);
-        goto out;
-      }
-      i += (size_t)k;
-    }
+    if (i < len && (rc = hx_utf8_next(p, len, &i, &c, err))) goto out;
     if (c >= 0 && is_word_char(c)) {
       if (nc < 64) { /* longer words keep their first 64 characters */
         off[nc + 1] = off[nc] + (int)utf8proc_encode_char(utf8proc_tolower(c), word + off[nc]);

@@ -17,6 +17,7 @@
 #include <utf8proc.h>
 
 #include "embed/embed_int.h"
+#include "embed/utf8.h"
 
 /* Word buffer in code points; max_input_chars_per_word is clamped to it. */
 #define HX_TOK_MAX_WORD 256
@@ -405,9 +406,8 @@ int hx_tokenizer_encode(const hx_tokenizer *t, const char *text, size_t len, int
   s.cap = max_len - 2;
   while (i < len) {
     int32_t c;
-    utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
-    if (k <= 0) return hx_err_setst(err, HX_EINVAL, 422, "text is not valid UTF-8 (byte %zu)", i);
-    i += (size_t)k;
+    int rc = hx_utf8_next(p, len, &i, &c, err);
+    if (rc) return rc;
     if (c == 0 || c == 0xFFFD || is_control(c)) continue;
     if (is_ws(c) || is_split_ws(c)) {
       flush(&s);

@@ -4,6 +4,7 @@
  * is sorted once; equal neighbours are one term with their count as tf.
  */
 #include "search/sparse.h"
+#include "embed/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +77,7 @@ int hx_sparse_encode(const char *text, size_t len, int query, hx_sparse *out, hx
     int32_t c = -1, d[32];
     utf8proc_ssize_t nd = 0;
     if (i < len) {
-      utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
-      if (k <= 0) {
-        rc = hx_err_setst(err, HX_EINVAL, 422, "text is not valid UTF-8 (byte %zu)", i);
-        goto out;
-      }
-      i += (size_t)k;
+      if ((rc = hx_utf8_next(p, len, &i, &c, err))) goto out;
       int last = 0;
       nd = utf8proc_decompose_char(c, d, 32, NORM_OPTS, &last);
       if (nd < 0 || nd > 32) nd = 0; /* cannot happen for valid code points; drop the character */
