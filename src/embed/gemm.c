@@ -32,6 +32,7 @@ void hx__gemm_threads(int n) { omp_set_num_threads(n > 0 ? n : 1); }
 typedef struct mm_entry {
   int M;
   dnnl_primitive_t p;    /* owned */
+  dnnl_memory_desc_t sp; /* its scratchpad (user-managed, see prim_for) */
 } mm_entry;
 
 struct hx__mm {
@@ -81,6 +82,10 @@ static int make_pd(hx__mm *m, int M, const dnnl_memory_desc_t *wmd, dnnl_primiti
     return rc;
   if (dnnl_matmul_desc_init(&md, &sd, &wd, m->bias ? &bd : NULL, &dd) != dnnl_success) return rc;
   if (dnnl_primitive_attr_create(&attr) != dnnl_success) return rc;
+  /* The library-managed scratchpad is shared by all primitives and ties a
+   * primitive to the thread that created it; a user scratchpad per run lets
+   * any number of threads execute the same cached primitive at once. */
+  if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success) goto out;
   if (m->gelu) {
     if (dnnl_post_ops_create(&po) != dnnl_success ||
         dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f) != dnnl_success ||
@@ -171,10 +176,45 @@ void hx__mm_free(hx__mm *m) {
   free(m);
 }
 
+/* This thread's scratchpad for matmul runs, grown on demand and kept for
+ * the thread's life (freed by its destructor when the thread exits). */
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+
+typedef struct scratch {
+  size_t n;
+  void *p;
+} scratch;
+
+static void scratch_free(void *v) {
+  scratch *s = v;
+  if (s) free(s->p);
+  free(s);
+}
+
+static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_free); }
+
+static void *scratch_get(size_t n) {
+  pthread_once(&g_scratch_once, scratch_key_init);
+  scratch *s = pthread_getspecific(g_scratch_key);
+  if (!s) {
+    if (!(s = calloc(1, sizeof *s))) return NULL;
+    pthread_setspecific(g_scratch_key, s);
+  }
+  if (s->n < n) {
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    if (!p) return NULL;
+    free(s->p);
+    s->p = p;
+    s->n = n;
+  }
+  return s->p;
+}
+
 /* The primitive for M rows, created on first use and cached; when the
  * cache is full it is made for this run only (*once = 1, caller destroys).
  * Cached primitives live until hx__mm_free, so a run never sees one vanish. */
-static dnnl_primitive_t prim_for(hx__mm *m, int M, int *once) {
+static dnnl_primitive_t prim_for(hx__mm *m, int M, dnnl_memory_desc_t *sp, int *once) {
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t p = NULL;
 
@@ -183,12 +223,19 @@ static dnnl_primitive_t prim_for(hx__mm *m, int M, int *once) {
   for (int i = 0; i < m->ncache; i++)
     if (m->cache[i].M == M) {
       p = m->cache[i].p;
+      *sp = m->cache[i].sp;
       goto out;
     }
-  if (make_pd(m, M, &m->wmd, &pd) == 0 && dnnl_primitive_create(&p, pd) != dnnl_success) p = NULL;
+  if (make_pd(m, M, &m->wmd, &pd) == 0) {
+    const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (q) *sp = *q;
+    else dnnl_memory_desc_init_by_tag(sp, 0, NULL, dnnl_data_type_undef, dnnl_format_tag_undef);
+    if (dnnl_primitive_create(&p, pd) != dnnl_success) p = NULL;
+  }
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (p && m->ncache < HX_MM_CACHE) {
     m->cache[m->ncache].M = M;
+    m->cache[m->ncache].sp = *sp;
     m->cache[m->ncache++].p = p;
   } else if (p) {
     *once = 1;
@@ -201,13 +248,20 @@ out:
 int hx__mm_run(hx__mm *m, int M, const void *x, void *y, hx_err *err) {
   dnnl_memory_desc_t sd, bd, dd;
   dnnl_dims_t sdims = {M, m->K}, bdims = {1, m->N}, ddims = {M, m->N};
-  dnnl_memory_t ms = NULL, mw = NULL, mb = NULL, md = NULL;
+  dnnl_memory_desc_t spd;
+  dnnl_memory_t ms = NULL, mw = NULL, mb = NULL, md = NULL, msp = NULL;
   dnnl_stream_t st = NULL;
   dnnl_primitive_t p;
-  int rc = 0, once = 0;
+  int rc = 0, once = 0, nargs = 0;
 
-  p = prim_for(m, M, &once);
+  p = prim_for(m, M, &spd, &once);
   if (!p) return hx_err_set(err, HX_EUNSUPP, "oneDNN matmul for %d rows is not available", M);
+  size_t spn = dnnl_memory_desc_get_size(&spd);
+  void *spbuf = spn ? scratch_get(spn) : NULL;
+  if (spn && !spbuf) {
+    rc = hx_err_set(err, HX_ENOMEM, "out of memory for a %zu-byte matmul scratchpad", spn);
+    goto out;
+  }
   if (dnnl_memory_desc_init_by_tag(&sd, 2, sdims, dt_of(m->src_dt), dnnl_ab) != dnnl_success ||
       dnnl_memory_desc_init_by_tag(&bd, 2, bdims, dnnl_f32, dnnl_ab) != dnnl_success ||
       dnnl_memory_desc_init_by_tag(&dd, 2, ddims, dt_of(m->dst_dt), dnnl_ab) != dnnl_success ||
@@ -215,13 +269,16 @@ int hx__mm_run(hx__mm *m, int M, const void *x, void *y, hx_err *err) {
       dnnl_memory_create(&mw, &m->wmd, engine(), m->w) != dnnl_success ||
       dnnl_memory_create(&md, &dd, engine(), y) != dnnl_success ||
       (m->bias && dnnl_memory_create(&mb, &bd, engine(), m->bias) != dnnl_success) ||
+      (spn && dnnl_memory_create(&msp, &spd, engine(), spbuf) != dnnl_success) ||
       dnnl_stream_create(&st, engine(), dnnl_stream_default_flags) != dnnl_success) {
     rc = hx_err_set(err, HX_ENOMEM, "oneDNN memory objects");
     goto out;
   }
-  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md},
-                             {DNNL_ARG_BIAS, mb}};
-  if (dnnl_primitive_execute(p, st, m->bias ? 4 : 3, args) != dnnl_success ||
+  dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
+  nargs = 3;
+  if (mb) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
+  if (msp) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, msp};
+  if (dnnl_primitive_execute(p, st, nargs, args) != dnnl_success ||
       dnnl_stream_wait(st) != dnnl_success)
     rc = hx_err_set(err, HX_EINVAL, "oneDNN matmul failed (%d rows)", M);
 out:
@@ -230,6 +287,7 @@ out:
   if (mw) dnnl_memory_destroy(mw);
   if (mb) dnnl_memory_destroy(mb);
   if (md) dnnl_memory_destroy(md);
+  if (msp) dnnl_memory_destroy(msp);
   if (once) dnnl_primitive_destroy(p);
   return rc;
 }
