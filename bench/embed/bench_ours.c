@@ -79,13 +79,16 @@ int main(int argc, char **argv) {
   qsort(ctimes, n, sizeof *ctimes, cmp);
   /* third column: median CPU seconds per batch (all threads; spinning included) */
   printf("%.9f %zu %.9f\n", times[n / 2], n, ctimes[n / 2]);
-  if (argc > 7) {
-    double s = 0;
-    for (int i = 0; i < H; i++) s += (double)out[i] * out[i];
-    for (int i = 0; i < H; i++) out[i] = (float)(out[i] / sqrt(s));
+  if (argc > 7) { /* every sequence's vector, L2-normalised, one after the other */
+    for (int r = 0; r < B; r++) {
+      float *o = out + (size_t)r * H;
+      double s = 0;
+      for (int i = 0; i < H; i++) s += (double)o[i] * o[i];
+      for (int i = 0; i < H; i++) o[i] = (float)(o[i] / sqrt(s));
+    }
     FILE *f = fopen(argv[7], "wb");
     if (f) {
-      fwrite(out, sizeof *out, (size_t)H, f);
+      fwrite(out, sizeof *out, (size_t)B * H, f);
       fclose(f);
     }
   }
