@@ -64,7 +64,7 @@ def index(s, tok, docs, model=None, batch=1000):
     return res["model"], res["model_ver"]
 
 
-def evaluate(s, tok, docs, mode, model, req_model, fusion=None, threads=4):
+def evaluate(s, tok, docs, mode, model, req_model, fusion=None, weights=None, threads=4):
     """model: the payload model the documents were indexed with; req_model: the
     request's model field (None = the default model)."""
     ndcg, hit, lock = [0.0], [0], threading.Lock()
@@ -77,6 +77,8 @@ def evaluate(s, tok, docs, mode, model, req_model, fusion=None, threads=4):
                 body["model"] = req_model
             if fusion:
                 body["fusion"] = fusion
+            if weights:
+                body["weights"] = weights
             st, r = s.req("POST", "/vectors/search", body, tok)
             assert st == 200, (st, r)
             ranks = [i for i, x in enumerate(r["results"]) if x["payload"]["segment_id"] == p]
@@ -96,8 +98,17 @@ def main():
     ap.add_argument("--binary", required=True)
     ap.add_argument("--translations", required=True)
     ap.add_argument("--packages", type=int, default=3000)
+    ap.add_argument("--split", choices=("test", "train"), default="test",
+                    help="test: the packages this bench reports on; train: as many other packages, disjoint "
+                         "from them (where the lexical model's default dense weight was chosen)")
     a = ap.parse_args()
-    docs = corpus(a.translations, a.packages)
+    docs = corpus(a.translations, 10 ** 9)
+    if a.split == "test":
+        docs = docs[:a.packages]
+    else:
+        rest = docs[a.packages:]
+        random.Random(7).shuffle(rest)
+        docs = rest[:a.packages]
     s = hx.Server(a.binary, env={"HEIMDEX_LOG_LEVEL": "warn", "HEIMDEX_MAX_BODY_BYTES": str(64 << 20)})
     tok = hx.make_token()
     try:
@@ -109,12 +120,15 @@ def main():
         rows = []
         for req_model, label in models:
             name, ver = index(s, tok, docs, req_model)
-            for mode, fusion in (("dense", None), ("sparse", None), ("hybrid", "rrf"), ("hybrid", "dbsf")):
-                nd, rc = evaluate(s, tok, docs, mode, name, req_model, fusion)
-                rows.append((label, mode + (f" ({fusion})" if fusion else ""), nd, rc))
+            for mode, fusion, w in (("dense", None, None), ("sparse", None, None), ("hybrid", "rrf", None),
+                                    ("hybrid", "dbsf", None), ("hybrid", "rrf", {"dense": 1, "sparse": 1}),
+                                    ("hybrid", "dbsf", {"dense": 1, "sparse": 1})):
+                nd, rc = evaluate(s, tok, docs, mode, name, req_model, fusion, w)
+                rows.append((label, mode + (f" ({fusion}{', weights 1:1' if w else ''})" if fusion else ""), nd, rc))
         print()
-        print(f"bench/relevance: {len(docs)} Debian packages (query = one-line summary, relevant = its long "
-              f"description), indexed and searched through the API")
+        print(f"bench/relevance: {len(docs)} Debian packages ({a.split} split; query = one-line summary, relevant = "
+              f"its long description), indexed and searched through the API; hybrid rows use the default weights "
+              f"(lexical: dense 0.15, sparse 1) unless marked 1:1")
         print("| model | mode | nDCG@10 | recall@10 |")
         print("|---|---|---|---|")
         for r in rows:
@@ -122,7 +136,7 @@ def main():
         for label in dict.fromkeys(r[0] for r in rows):
             got = {r[1]: r[2] for r in rows if r[0] == label}
             best_single = max(got["dense"], got["sparse"])
-            best_h = max(v for k, v in got.items() if k.startswith("hybrid"))
+            best_h = max(v for k, v in got.items() if k.startswith("hybrid") and "1:1" not in k)
             print(f"{label}: hybrid {best_h:.4f} vs best single mode {best_single:.4f} → target (hybrid beats dense "
                   f"and sparse): {'met' if best_h > best_single else 'MISSED'}")
     finally:

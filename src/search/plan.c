@@ -230,6 +230,43 @@ static void parse_mmr(pv *v, hx_search_plan *p) {
   p->mmr_candidates = (int)int_in(v, m, "mmr", loc2, "candidates", 1, HX_SEARCH_MAX_MMR, HX_SEARCH_MMR_CANDIDATES);
 }
 
+/* weights: {"dense": w, "sparse": w}, each a finite number >= 0 (a missing
+ * one is 1), not both 0. */
+static void parse_weights(pv *v, hx_search_plan *p) {
+  const json_t *w = json_object_get(v->body, "weights");
+  if (!w || json_is_null(w)) return;
+  if (!json_is_object(w)) {
+    add(v, "dict_type", loc1("weights"), "Input should be a valid dictionary", w, NULL);
+    return;
+  }
+  const char *key;
+  const json_t *x;
+  double d[2] = {1, 1};
+  int bad = 0;
+  json_object_foreach((json_t *)w, key, x) {
+    int i = strcmp(key, "dense") == 0 ? 0 : strcmp(key, "sparse") == 0 ? 1 : -1;
+    if (i < 0) {
+      add(v, "extra_forbidden", loc2("weights", key), "Extra inputs are not permitted (weights are 'dense' and 'sparse')",
+          x, NULL);
+      bad = 1;
+    } else if (num(v, x, loc2("weights", key), &d[i])) {
+      bad = 1;
+    } else if (!(d[i] >= 0) || !isfinite(d[i])) {
+      add(v, "greater_than_equal", loc2("weights", key), "Input should be a finite number greater than or equal to 0",
+          x, json_pack("{s:i}", "ge", 0));
+      bad = 1;
+    }
+  }
+  if (!bad && d[0] == 0 && d[1] == 0) {
+    add(v, "value_error", loc1("weights"), "Value error, at least one weight must be greater than 0", w, NULL);
+    bad = 1;
+  }
+  if (bad) return;
+  p->has_weights = 1;
+  p->w_dense = (float)d[0];
+  p->w_sparse = (float)d[1];
+}
+
 int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p, json_t **errors, hx_err *err) {
   static const char *const MODES[] = {"dense", "sparse", "hybrid"}, *const FUSIONS[] = {"rrf", "dbsf"};
   pv v = {json_array(), body};
@@ -255,6 +292,7 @@ int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p,
   }
   parse_vector(&v, p, vector_size);
   parse_mmr(&v, p);
+  parse_weights(&v, p);
   parse_filter(&v, p, asset, seg);
   int has_vector = json_object_get(body, "vector") && !json_is_null(json_object_get(body, "vector"));
   if ((!qt || json_is_null(qt)) && (p->mode != HX_SEARCH_DENSE || !has_vector))

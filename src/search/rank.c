@@ -39,7 +39,7 @@ static void dbsf_bounds(const hx_search_cand *c, size_t n, int sparse, double *l
   *width = 6 * sd;
 }
 
-void hx_search_fuse(hx_search_cand *c, size_t n, hx_search_fusion f, int rrf_k) {
+void hx_search_fuse(hx_search_cand *c, size_t n, hx_search_fusion f, int rrf_k, double w_dense, double w_sparse) {
   double dlo = 0, dw = 0, slo = 0, sw = 0;
   if (f == HX_FUSION_DBSF) {
     dbsf_bounds(c, n, 0, &dlo, &dw);
@@ -48,11 +48,11 @@ void hx_search_fuse(hx_search_cand *c, size_t n, hx_search_fusion f, int rrf_k) 
   for (size_t i = 0; i < n; i++) {
     double s = 0;
     if (f == HX_FUSION_RRF) {
-      if (c[i].dense_rank) s += 1.0 / (rrf_k + c[i].dense_rank);
-      if (c[i].sparse_rank) s += 1.0 / (rrf_k + c[i].sparse_rank);
+      if (c[i].dense_rank) s += w_dense / (rrf_k + c[i].dense_rank);
+      if (c[i].sparse_rank) s += w_sparse / (rrf_k + c[i].sparse_rank);
     } else {
-      if (c[i].dense_rank) s += dw > 0 ? (c[i].dense_score - dlo) / dw : 0.5;
-      if (c[i].sparse_rank) s += sw > 0 ? (c[i].sparse_score - slo) / sw : 0.5;
+      if (c[i].dense_rank) s += w_dense * (dw > 0 ? (c[i].dense_score - dlo) / dw : 0.5);
+      if (c[i].sparse_rank) s += w_sparse * (sw > 0 ? (c[i].sparse_score - slo) / sw : 0.5);
     }
     c[i].score = s;
   }

@@ -197,7 +197,11 @@ int hx_search_run(hx_search *s, hx_vstore *vs, hx_models *models, const char *or
   }
   if (dense && (rc = fetch(vs, org, &dq, 0, &l, err))) goto out;
   if (sparse && (rc = fetch(vs, org, &sqy, 1, &l, err))) goto out;
-  if (p->mode == HX_SEARCH_HYBRID) hx_search_fuse(l.c, l.n, p->fusion, p->rrf_k);
+  /* the lexical embedder's dense list is a noisier bag of words: it refines BM25 (search.h) */
+  double wd = p->has_weights ? p->w_dense
+              : strcmp(info->kind, "lexical") == 0 && !p->vector ? HX_SEARCH_LEXICAL_DENSE_WEIGHT : 1.0;
+  double ws = p->has_weights ? p->w_sparse : 1.0;
+  if (p->mode == HX_SEARCH_HYBRID) hx_search_fuse(l.c, l.n, p->fusion, p->rrf_k, wd, ws);
   else hx_search_sort(l.c, l.n);
   size_t n = l.n;
   if (p->has_threshold)
@@ -219,6 +223,10 @@ int hx_search_run(hx_search *s, hx_vstore *vs, hx_models *models, const char *or
   *out = json_pack("{s:o,s:s,s:s,s:I}", "results", results, "query_model", info->name, "query_model_ver",
                    info->version, "total", (json_int_t)json_array_size(results));
   results = NULL;
+  if (p->explain && p->mode == HX_SEARCH_HYBRID)
+    json_object_set_new(*out, "fusion",
+                        json_pack("{s:s,s:i,s:{s:f,s:f}}", "method", p->fusion == HX_FUSION_RRF ? "rrf" : "dbsf",
+                                  "rrf_k", p->rrf_k, "weights", "dense", wd, "sparse", ws));
 out:
   hx_metrics_search(rc ? "error" : "success", hx_mono() - t0);
   json_decref(results);

@@ -19,6 +19,14 @@
  *                   scores are mapped from [mean - 3 sd, mean + 3 sd] (sample
  *                   sd) to [0, 1] (a list whose scores are all equal maps to
  *                   0.5) and summed over the lists a point is in.
+ *           Each list's term is multiplied by its weight (`weights`: dense,
+ *           sparse; each >= 0, not both 0). Default 1 and 1, except that the
+ *           dense list of the built-in lexical embedder weighs
+ *           HX_SEARCH_LEXICAL_DENSE_WEIGHT: that model is itself a (hashed,
+ *           noisier) bag of words and character n-grams, so by default it
+ *           refines BM25's ranking instead of out-voting it. The value is the
+ *           best dbsf weight on a training split of bench/relevance's Debian
+ *           corpus disjoint from the packages the bench reports on.
  * MMR (optional, any mode) re-ranks the first `mmr.candidates` of the ranking:
  * greedily pick argmax lambda * rel(d) - (1 - lambda) * max_{s picked} cos(d, s),
  * rel = relevance min-max normalised over the candidates, cos over the stored
@@ -57,6 +65,7 @@
 #define HX_SEARCH_MAX_MMR 1000
 #define HX_SEARCH_MMR_CANDIDATES 100   /* default mmr.candidates */
 #define HX_SEARCH_CACHE_ENTRIES 4096
+#define HX_SEARCH_LEXICAL_DENSE_WEIGHT 0.15
 
 typedef enum { HX_SEARCH_DENSE = 0, HX_SEARCH_SPARSE, HX_SEARCH_HYBRID } hx_search_mode;
 typedef enum { HX_FUSION_RRF = 0, HX_FUSION_DBSF } hx_search_fusion;
@@ -70,6 +79,8 @@ typedef struct hx_search_plan {
   hx_search_mode mode;
   hx_search_fusion fusion;
   int rrf_k;
+  int has_weights;          /* 0 = the defaults (see Modes above) */
+  float w_dense, w_sparse;
   int mmr;                  /* 1 = re-rank with MMR */
   float mmr_lambda;
   int mmr_candidates;
@@ -102,9 +113,9 @@ typedef struct hx_search_cand {
   int dim;
 } hx_search_cand;
 
-/* Sets score of each candidate from its list scores/ranks and sorts best
- * first (ties: by point id). */
-void hx_search_fuse(hx_search_cand *c, size_t n, hx_search_fusion f, int rrf_k);
+/* Sets score of each candidate from its list scores/ranks, each list's term
+ * times its weight, and sorts best first (ties: by point id). */
+void hx_search_fuse(hx_search_cand *c, size_t n, hx_search_fusion f, int rrf_k, double w_dense, double w_sparse);
 /* Sorts by score, best first, with the same tie rule. */
 void hx_search_sort(hx_search_cand *c, size_t n);
 /* Reorders c so its first k entries are the MMR picks (greedy, in order) and

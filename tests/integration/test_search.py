@@ -86,6 +86,12 @@ def test_empty_and_errors(s):
     locs = sorted(tuple(e["loc"]) for e in r["detail"])
     check(locs == sorted([("body", "limit"), ("body", "offset"), ("body", "mode"), ("body", "fusion"),
                           ("body", "mmr", "lambda"), ("body", "mmr", "candidates"), ("body", "vector")]), "422s", r)
+    for w, loc, typ in (([1], ["body", "weights"], "dict_type"), ({"dense": -1}, ["body", "weights", "dense"], "greater_than_equal"),
+                        ({"dense": "x"}, ["body", "weights", "dense"], "float_type"),
+                        ({"bm25": 1}, ["body", "weights", "bm25"], "extra_forbidden"),
+                        ({"dense": 0, "sparse": 0}, ["body", "weights"], "value_error")):
+        r = search(s, tok, {"query_text": "x", "mode": "hybrid", "weights": w}, 422)
+        check(len(r["detail"]) == 1 and r["detail"][0]["loc"] == loc and r["detail"][0]["type"] == typ, "weights 422", w, r)
     r = search(s, tok, {"limit": 5}, 422)
     check(r["detail"][0]["type"] == "missing" and r["detail"][0]["loc"] == ["body", "query_text"], "missing", r)
     r = search(s, tok, {"vector": [0.1] * 384, "mode": "sparse"}, 422)
@@ -114,15 +120,20 @@ def test_modes_and_fusion(s):
     # accents and case meet in the keyword index
     r2 = search(s, tok, {"query_text": "QUÓKKA", "mode": "sparse"})
     check(ids(r2) == ids(r), "accent/case folding", r2)
-    # hybrid RRF: the score is the sum of 1/(k + rank) over the lists a point is in
-    for k in (60, 1):
-        r = search(s, tok, {"query_text": "espresso kernel", "mode": "hybrid", "rrf_k": k, "limit": 20,
-                            "explain": True})
+    # hybrid RRF: the score is the sum of weight/(k + rank) over the lists a point is in; the
+    # built-in lexical model's dense list weighs 0.15 by default, any weights can be asked for
+    for k, weights in ((60, None), (1, None), (60, {"dense": 1, "sparse": 1}), (5, {"dense": 2})):
+        body = {"query_text": "espresso kernel", "mode": "hybrid", "rrf_k": k, "limit": 20, "explain": True}
+        if weights:
+            body["weights"] = weights
+        r = search(s, tok, body)
         check(r["total"] == 20, "hybrid total", r["total"])
+        wd, ws = (0.15, 1.0) if weights is None else (weights.get("dense", 1), weights.get("sparse", 1))
+        check(r["fusion"] == {"method": "rrf", "rrf_k": k, "weights": {"dense": wd, "sparse": ws}}, "fusion", r["fusion"])
         in_both = 0
         for x in r["results"]:
             e = x["explain"]
-            want = sum(1.0 / (k + l["rank"]) for l in (e["dense"], e["sparse"]) if l)
+            want = sum(w / (k + l["rank"]) for w, l in ((wd, e["dense"]), (ws, e["sparse"])) if l)
             check(abs(x["score"] - want) < 1e-9 and x["score"] == e["fused_score"], "rrf score", x, want)
             in_both += bool(e["dense"] and e["sparse"])
         check(in_both > 0, "some points are in both lists")
@@ -145,7 +156,7 @@ def test_modes_and_fusion(s):
     (dl, dw), (sl, sw) = bounds(dense), bounds(sparse)
     for x in r["results"]:
         e = x["explain"]
-        want = ((e["dense"]["score"] - dl) / dw if e["dense"] else 0) + ((e["sparse"]["score"] - sl) / sw if e["sparse"] else 0)
+        want = (0.15 * (e["dense"]["score"] - dl) / dw if e["dense"] else 0) + ((e["sparse"]["score"] - sl) / sw if e["sparse"] else 0)
         check(abs(x["score"] - want) < 1e-5, "dbsf score", x, want)
     # a raw vector query: the point itself comes first with cosine 1
     pid = hx.point_id(ORG, "doc-A", "rare", "lexical", "v1")
@@ -191,7 +202,7 @@ def test_pagination_and_threshold(s):
         check(pages == big, "pages concatenate to the big page", extra, pages, big)
         past = search(s, tok, dict(body, offset=5000))
         check(past["results"] == [] and past["total"] == 0, "past the end", extra)
-    for extra, t in (({}, 0.3), ({"mode": "sparse"}, 2.0), ({"mode": "hybrid"}, 0.02)):
+    for extra, t in (({}, 0.3), ({"mode": "sparse"}, 2.0), ({"mode": "hybrid"}, 0.015)):
         body = dict({"query_text": "espresso crema barista", "limit": 100}, **extra)
         allr = search(s, tok, body)["results"]
         cut = search(s, tok, dict(body, score_threshold=t))["results"]

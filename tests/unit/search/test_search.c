@@ -128,7 +128,7 @@ static void test_rrf(void **st) {
   (void)st;
   /* dense: 1, 2, 3; sparse: 3, 4 */
   hx_search_cand c[4] = {cand(1, 1, .9f, 0, 0), cand(2, 2, .8f, 0, 0), cand(3, 3, .7f, 1, 5), cand(4, 0, 0, 2, 4)};
-  hx_search_fuse(c, 4, HX_FUSION_RRF, 60);
+  hx_search_fuse(c, 4, HX_FUSION_RRF, 60, 1, 1);
   assert_int_equal(c[0].id.b[15], 3);
   assert_true(fabs(c[0].score - (1.0 / 63 + 1.0 / 61)) < 1e-12);
   assert_int_equal(c[1].id.b[15], 1);
@@ -139,7 +139,7 @@ static void test_rrf(void **st) {
   assert_true(c[2].score == c[3].score);
   /* Qdrant's constant (1 / (2 + position from 0)) is rrf_k = 1 */
   hx_search_cand q[2] = {cand(1, 1, 0, 0, 0), cand(2, 0, 0, 1, 0)};
-  hx_search_fuse(q, 2, HX_FUSION_RRF, 1);
+  hx_search_fuse(q, 2, HX_FUSION_RRF, 1, 1, 1);
   assert_true(q[0].score == 0.5 && q[1].score == 0.5);
 }
 
@@ -148,7 +148,7 @@ static void test_dbsf(void **st) {
   /* dense scores .9 .8 .7: mean .8, sample sd .1 -> lo .5, width .6;
    * sparse scores 5, 3: mean 4, sd sqrt(2) -> lo 4 - 3 sqrt 2, width 6 sqrt 2 */
   hx_search_cand c[4] = {cand(1, 1, .9f, 0, 0), cand(2, 2, .8f, 0, 0), cand(3, 3, .7f, 1, 5), cand(4, 0, 0, 2, 3)};
-  hx_search_fuse(c, 4, HX_FUSION_DBSF, 60);
+  hx_search_fuse(c, 4, HX_FUSION_DBSF, 60, 1, 1);
   double lo = 4 - 3 * sqrt(2), w = 6 * sqrt(2);
   double want3 = (0.7 - 0.5) / 0.6 + (5 - lo) / w, want1 = (0.9 - 0.5) / 0.6, want2 = (0.8 - 0.5) / 0.6,
          want4 = (3 - lo) / w;
@@ -160,8 +160,33 @@ static void test_dbsf(void **st) {
   }
   /* one point per list: sd 0 -> 0.5 each */
   hx_search_cand d[1] = {cand(1, 1, .3f, 1, 7)};
-  hx_search_fuse(d, 1, HX_FUSION_DBSF, 60);
+  hx_search_fuse(d, 1, HX_FUSION_DBSF, 60, 1, 1);
   assert_true(d[0].score == 1.0);
+}
+
+/* Weights scale each list's term: with dense weighing 0.1, the sparse
+ * list's order wins where the lists disagree; weight 0 drops a list. */
+static void test_weights(void **st) {
+  (void)st;
+  hx_search_cand c[3] = {cand(1, 1, .9f, 2, 3), cand(2, 2, .8f, 1, 5), cand(3, 3, .1f, 0, 0)};
+  hx_search_fuse(c, 3, HX_FUSION_RRF, 60, 0.1, 1);
+  assert_int_equal(c[0].id.b[15], 2);
+  assert_true(fabs(c[0].score - (0.1 / 62 + 1.0 / 61)) < 1e-12);
+  assert_int_equal(c[1].id.b[15], 1);
+  assert_true(fabs(c[1].score - (0.1 / 61 + 1.0 / 62)) < 1e-12);
+  hx_search_cand d[3] = {cand(1, 1, .9f, 2, 3), cand(2, 2, .8f, 1, 5), cand(3, 3, .1f, 0, 0)};
+  hx_search_fuse(d, 3, HX_FUSION_DBSF, 60, 2, 0.5);
+  /* dense .9 .8 .1: mean .6, sd sqrt(.19) ; sparse 3 5: mean 4, sd sqrt 2 */
+  double dsd = sqrt(((.9 - .6) * (.9 - .6) + (.8 - .6) * (.8 - .6) + (.1 - .6) * (.1 - .6)) / 2), dlo = .6 - 3 * dsd;
+  double slo = 4 - 3 * sqrt(2), sw = 6 * sqrt(2);
+  double want1 = 2 * (.9 - dlo) / (6 * dsd) + 0.5 * (3 - slo) / sw, want2 = 2 * (.8 - dlo) / (6 * dsd) + 0.5 * (5 - slo) / sw;
+  assert_int_equal(d[0].id.b[15], want1 > want2 ? 1 : 2);
+  assert_true(fabs(d[0].score - (want1 > want2 ? want1 : want2)) < 1e-5);
+  hx_search_cand e[3] = {cand(1, 1, .9f, 2, 3), cand(2, 2, .8f, 1, 5), cand(3, 3, .1f, 0, 0)};
+  hx_search_fuse(e, 3, HX_FUSION_RRF, 60, 0, 1);
+  assert_int_equal(e[0].id.b[15], 2);
+  assert_int_equal(e[1].id.b[15], 1);
+  assert_true(e[2].score == 0);
 }
 
 /* ---- MMR ---- */
@@ -322,7 +347,8 @@ static void test_cache(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_term_ids), cmocka_unit_test(test_bm25_weights), cmocka_unit_test(test_cjk),
-      cmocka_unit_test(test_rrf),      cmocka_unit_test(test_dbsf),         cmocka_unit_test(test_mmr),
+      cmocka_unit_test(test_rrf),      cmocka_unit_test(test_dbsf),
+    cmocka_unit_test(test_weights),         cmocka_unit_test(test_mmr),
       cmocka_unit_test(test_plan),     cmocka_unit_test(test_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
