@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
 import hx  # noqa: E402
@@ -128,6 +129,18 @@ def main():
         t_ingest = time.time() - t0
         print(f"indexed {a.points} segments through the API in {t_ingest:.1f} s "
               f"({a.points / t_ingest:.0f} segments/s)", flush=True)
+        # points are searchable at once, but those the background indexer has not put
+        # in the HNSW graph yet are scanned exactly: measure the steady state
+        t0 = time.time()
+        while True:
+            with urllib.request.urlopen(s.base + "/metrics", timeout=30) as resp:
+                text = resp.read().decode()
+            m = re.search(r"^heimdex_vector_unindexed (\d+)", text, re.M)
+            assert m, text[:200]
+            if int(m.group(1)) == 0:
+                break
+            time.sleep(0.5)
+        print(f"graph indexing finished {time.time() - t0:.1f} s after the last job completed", flush=True)
         rnd = random.Random(1)
         # vector queries: stored vectors of random points, perturbed and renormalised
         vq = []

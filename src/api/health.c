@@ -25,8 +25,11 @@ void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
     g.jobs_open = ls.jobs_open;
   }
   g.queue_depth = (long long)app->queue->ops->depth(app->queue);
-  size_t pts = 0;
-  if (app->vs->ops->total(app->vs, &pts, &err) == 0) g.vector_points = (long long)pts;
+  size_t pts = 0, pending = 0;
+  if (app->vs->ops->total(app->vs, &pts, &pending, &err) == 0) {
+    g.vector_points = (long long)pts;
+    g.vector_points_unindexed = (long long)pending;
+  }
   hx_buf b;
   hx_buf_init(&b, (size_t)64 << 20);
   if (hx_metrics_render(&g, &b)) {

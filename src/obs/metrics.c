@@ -204,12 +204,15 @@ int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
       "# TYPE heimdex_queue_depth gauge\nheimdex_queue_depth %lld\n"
       "# HELP heimdex_vector_count Points in the vector store (all tenants).\n"
       "# TYPE heimdex_vector_count gauge\nheimdex_vector_count %lld\n"
+      "# HELP heimdex_vector_unindexed Points accepted but not yet in the ANN graphs (searched exactly until then).\n"
+      "# TYPE heimdex_vector_unindexed gauge\nheimdex_vector_unindexed %lld\n"
       "# HELP heimdex_process_resident_memory_bytes Resident memory of this process.\n"
       "# TYPE heimdex_process_resident_memory_bytes gauge\nheimdex_process_resident_memory_bytes %ld\n"
       "# HELP heimdex_uptime_seconds Seconds since this process started.\n"
       "# TYPE heimdex_uptime_seconds gauge\nheimdex_uptime_seconds %.3f\n"
       "# HELP heimdex_build_info Build information.\n"
       "# TYPE heimdex_build_info gauge\nheimdex_build_info{version=\"%s\"} 1\n",
-      g->outbox_unsent, g->outbox_oldest_age_s, g->jobs_open, g->queue_depth, g->vector_points, rss_bytes(),
+      g->outbox_unsent, g->outbox_oldest_age_s, g->jobs_open, g->queue_depth, g->vector_points, g->vector_points_unindexed,
+      rss_bytes(),
       g->uptime_s, HX_VERSION);
 }

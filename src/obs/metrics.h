@@ -31,6 +31,7 @@ typedef struct hx_metrics_gauges {
   long long jobs_open;
   long long queue_depth;
   long long vector_points;
+  long long vector_points_unindexed;   /* accepted, not yet in the ANN graphs (searched exactly) */
   double uptime_s;
 } hx_metrics_gauges;
 

@@ -1110,20 +1110,24 @@ int hx_vec_collection_info(hx_vec *db, const char *name, json_t **out, hx_err *e
     return HX_ENOENT;
   }
   json_t *cfg = hx__coll_cfg_json(c), *tn = json_object();
-  size_t total = 0;
+  size_t total = 0, pending = 0;
   pthread_mutex_lock(&c->smu);
   HX__SMAP_EACH(&c->shards, e) {
     hx__shard *s = e->val;
     pthread_rwlock_rdlock(&s->lock);
-    json_object_set_new(tn, e->key, json_pack("{s:i,s:i,s:b}", "points", (json_int_t)s->nlive, "slots",
-                                              (json_int_t)s->n, "indexed", c->ndense && s->dv[0].g));
+    /* slots the indexer has not put in the graphs yet (searched exactly meanwhile) */
+    size_t pend = hx__shard_needs_index(c, s) ? s->n - s->gdone : 0;
+    json_object_set_new(tn, e->key, json_pack("{s:i,s:i,s:b,s:i}", "points", (json_int_t)s->nlive, "slots",
+                                              (json_int_t)s->n, "indexed", c->ndense && s->dv[0].g,
+                                              "pending_index", (json_int_t)pend));
     total += s->nlive;
+    pending += pend;
     pthread_rwlock_unlock(&s->lock);
   }
   pthread_mutex_unlock(&c->smu);
   pthread_rwlock_unlock(&db->lock);
-  *out = json_pack("{s:s,s:o,s:o,s:i}", "name", name, "config", cfg, "tenants", tn, "points_count",
-                   (json_int_t)total);
+  *out = json_pack("{s:s,s:o,s:o,s:i,s:i}", "name", name, "config", cfg, "tenants", tn, "points_count",
+                   (json_int_t)total, "pending_index", (json_int_t)pending);
   return *out ? 0 : hx_err_set(err, HX_ENOMEM, "out of memory");
 }
 

@@ -172,15 +172,18 @@ static int es_count(hx_vstore *s, const char *coll, const char *org, const json_
   return rc;
 }
 
-static int es_total(hx_vstore *s, size_t *n, hx_err *err) {
+static int es_total(hx_vstore *s, size_t *n, size_t *pending, hx_err *err) {
   json_t *names = NULL, *name;
   size_t i;
   *n = 0;
+  if (pending) *pending = 0;
   int rc = hx_vec_collection_list(ES(s)->db, &names, err);
   json_array_foreach(names, i, name) {
     json_t *info = NULL;
-    if (hx_vec_collection_info(ES(s)->db, json_string_value(name), &info, err) == 0)
+    if (hx_vec_collection_info(ES(s)->db, json_string_value(name), &info, err) == 0) {
       *n += (size_t)json_integer_value(json_object_get(info, "points_count"));
+      if (pending) *pending += (size_t)json_integer_value(json_object_get(info, "pending_index"));
+    }
     json_decref(info);
   }
   json_decref(names);

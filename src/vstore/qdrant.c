@@ -575,7 +575,8 @@ static int qd_count(hx_vstore *vs, const char *coll, const char *org, const json
   return rc;
 }
 
-static int qd_total(hx_vstore *vs, size_t *n, hx_err *err) {
+static int qd_total(hx_vstore *vs, size_t *n, size_t *pending, hx_err *err) {
+  if (pending) *pending = 0; /* Qdrant indexes on its own schedule; not asked */
   json_t *all = json_object();
   int rc = count_scoped(QS(vs), HX_COLLECTION, all, n, err);
   json_decref(all);

@@ -80,8 +80,9 @@ typedef struct hx_vstore_ops {
                    hx_err *err);
   /* Points of the org matching filter (NULL = all). */
   int (*count)(hx_vstore *s, const char *coll, const char *org, const json_t *filter, size_t *n, hx_err *err);
-  /* Points of every tenant (for /metrics). */
-  int (*total)(hx_vstore *s, size_t *n, hx_err *err);
+  /* Points of every tenant (for /metrics); *pending (may be NULL): points
+   * accepted but not yet in the ANN index (0 where the store does not say). */
+  int (*total)(hx_vstore *s, size_t *n, size_t *pending, hx_err *err);
   /* hits has room for q->limit entries; best first. A missing collection gives
    * zero hits; a bad filter HX_EINVAL with a message naming the path. */
   int (*search)(hx_vstore *s, const char *coll, const char *org, const hx_vquery *q, hx_vhit *hits,

@@ -43,6 +43,8 @@ def test_metrics(binary):
         check(m['heimdex_embeddings_total{status="success",model="mock"}'] == 3, "3 embeddings")
         check(m["heimdex_vector_count"] == 3 and m["heimdex_outbox_unsent"] == 0 and m["heimdex_jobs_open"] == 0,
               "gauges", m)
+        # 3 points: below the engine's index threshold, searched exactly, nothing waits for the graph
+        check(m["heimdex_vector_unindexed"] == 0, "unindexed gauge", m)
         check(m["heimdex_process_resident_memory_bytes"] > 0 and m["heimdex_uptime_seconds"] > 0, "process")
         # histograms: cumulative buckets never decrease and +Inf equals _count
         fams = {}

@@ -257,7 +257,7 @@ static void test_count_delete(void **st) {
   assert_int_equal(d, 10);
   assert_int_equal(s->ops->count(s, HX_COLLECTION, ORG_B, f, &n, &e), 0);
   assert_int_equal(n, 4);
-  assert_int_equal(s->ops->total(s, &n, &e), 0);
+  assert_int_equal(s->ops->total(s, &n, NULL, &e), 0);
   assert_int_equal(n, 31);
   /* a bad client filter: the engine's precise message, nothing sent */
   json_t *badf = json_pack("{s:[{s:s,s:{s:i}}]}", "must", "key", "x", "range", "gt", 1);
