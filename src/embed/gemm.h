@@ -33,7 +33,9 @@ void hx__gemm_threads(int n);
  * the layout and type the primitive prefers (bf16 blocks for HX_DT_BF16),
  * bias and GELU (erf) run inside the GEMM. One primitive per distinct M is
  * cached in the object (oneDNN's brgemm kernels need M at creation).
- * Thread-safe: concurrent runs share the packed weights and primitives. */
+ * Thread-safe: concurrent runs share the packed weights and primitives; each
+ * run brings its thread's own scratchpad (oneDNN's library-managed one is
+ * shared by all primitives and may not be used by two threads at once). */
 enum { HX_DT_F32 = 0, HX_DT_BF16 };
 
 typedef struct hx__mm hx__mm;
