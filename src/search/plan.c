@@ -155,7 +155,7 @@ static void parse_filter(pv *v, hx_search_plan *p, const char *asset, const char
       char msg[600];
       snprintf(msg, sizeof msg, "Value error, %s", e.msg);
       add(v, "value_error", filter_loc(e.msg), msg, f, NULL);
-    } else {
+    } else if (json_object_size(f)) {   /* {} matches everything: nothing to AND (and no valid nested condition) */
       json_array_append(must, (json_t *)f);
     }
     hx_vec_filter_free(compiled);

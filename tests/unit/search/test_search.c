@@ -17,6 +17,7 @@
 
 #include "search/search.h"
 #include "search/search_int.h"
+#include "vec/vec.h"
 #include "search/sparse.h"
 
 /* ---- sparse encoder ---- */
@@ -305,6 +306,17 @@ static void test_plan(void **st) {
   assert_string_equal(json_string_value(json_array_get(floc, 4)), "range");
   assert_string_equal(json_string_value(json_array_get(floc, 5)), "gt");
   json_decref(errors);
+
+  /* an empty filter ANDed with segment_id: {} matches all, it is not nested as a
+   * condition (fuzz_search_plan found that the store refused {"must":[{}, ...]}) */
+  json_t *eb = json_loads("{\"vector\":[1,2,3,4],\"segment_id\":\"s\",\"filter\":{}}", 0, NULL);
+  assert_int_equal(hx_search_plan_parse(eb, 4, &p, &errors, &err), 0);
+  hx_vec_filter *ef = NULL;
+  assert_int_equal(hx_vec_filter_parse(p.filter, &ef, &err), 0);
+  hx_vec_filter_free(ef);
+  assert_int_equal(json_array_size(json_object_get(p.filter, "must")), 1);
+  hx_search_plan_release(&p);
+  json_decref(eb);
 
   /* sparse and hybrid need the text */
   errors = parse_err("{\"vector\":[1,2,3,4],\"mode\":\"sparse\"}", &rc, &err, &p);
