@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "obs/metrics.h"
 #include "util/log.h"
+#include "util/sqlw.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
   g.queue_depth = (long long)app->queue->ops->depth(app->queue);
   size_t pts = 0;
   if (app->vs->ops->total(app->vs, &pts, &err) == 0) g.vector_points = (long long)pts;
+  g.sqlite_bytes = hx_sqlw_memory_bytes();
   hx_buf b;
   hx_buf_init(&b, (size_t)64 << 20);
   if (hx_metrics_render(&g, &b)) {

@@ -31,6 +31,7 @@ typedef struct hx_metrics_gauges {
   long long jobs_open;
   long long queue_depth;
   long long vector_points;
+  long long sqlite_bytes;       /* SQLite's own heap: page caches, statements, schemas */
   double uptime_s;
 } hx_metrics_gauges;
 
