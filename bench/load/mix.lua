@@ -12,7 +12,7 @@
 local kinds = {"embed", "job", "vector", "search"}
 local threads = {}
 local ids = {job = {}, point = {}}
-local cum, total, counter, tid = {}, 0, 0, 0
+local cum, total, counter = {}, 0, 0
 local token = os.getenv("LOAD_TOKEN")
 local segments = tonumber(os.getenv("LOAD_SEGMENTS") or "0")
 
