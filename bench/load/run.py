@@ -305,6 +305,10 @@ def main():
           f" {len(after)} s, {slope_30:+.2f} MiB/10 s over the last {min(30, len(after))} s;"
           f" points stored {pts[0]:.0f} -> {pts[-1]:.0f} ({grown_pts:+.0f})"
           + (f", {(after[-1] - after[0]) / grown_pts:.2f} KiB of VmRSS per point added" if grown_pts > 0 else ""))
+    if d:
+        print(f"data stored after warm-up: ledger {d[0][2]:.0f} -> {d[-1][2]:.0f} MiB (every embed a job: history on disk,"
+              f" cached up to the SQLite page-cache limits), vector log {d[0][3]:.0f} -> {d[-1][3]:.0f} MiB (compacted by"
+              f" snapshots), embed requests {sum(r['sent'].get('embed', 0) for _, r, _ in rows)}")
     flat = None
     if args.segments:
         flat = slope_all < FLAT_MIB_PER_10S and slope_30 < FLAT_MIB_PER_10S

@@ -333,6 +333,27 @@ static void test_scroll_filter_reopen(void **st) {
   free(dir);
 }
 
+/* 20 random queries on tenant "t" of collection "c" (Euclid): the 10 hits
+ * are live points (ok[id]) and at least 9 of the exact top 10 over data. */
+static void expect_top10(hx_vec *db, const float *data, size_t n, uint32_t dim, const unsigned char *ok) {
+  hx_err e = {0};
+  for (int qi = 0; qi < 20; qi++) {
+    float *q = vt_data(1, dim, 0, 0);
+    size_t gold[10];
+    size_t ng = vt_topk(HX_VEC_EUCLID, data, n, dim, q, ok, 10, gold);
+    hx_vec_hit h[10];
+    size_t nh, hit = 0;
+    assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = q, .dim = dim, .limit = 10, .ef = 100}, h, &nh, &e), 0);
+    assert_int_equal(nh, ng);
+    for (size_t i = 0; i < nh; i++) {
+      assert_true(ok[h[i].id.num]);
+      for (size_t j = 0; j < ng; j++) hit += gold[j] == h[i].id.num;
+    }
+    assert_true(hit >= 9);
+    free(q);
+  }
+}
+
 /* Deleting most of a tenant compacts its shard (slots renumbered, graph
  * rebuilt): ids, payloads, vectors and search answers must not change. */
 static void test_compaction(void **st) {
@@ -382,21 +403,7 @@ static void test_compaction(void **st) {
       assert_memory_equal(r.vectors[0], data + (size_t)i * DIM, DIM * sizeof(float));
       hx_vec_record_release(&r);
     }
-    for (int qi = 0; qi < 20; qi++) {
-      float *q = vt_data(1, DIM, 0, 0);
-      size_t gold[10];
-      size_t ng = vt_topk(HX_VEC_EUCLID, data, N, DIM, q, ok, 10, gold);
-      hx_vec_hit h[10];
-      size_t nh, hit = 0;
-      assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = q, .dim = DIM, .limit = 10, .ef = 100}, h, &nh, &e), 0);
-      assert_int_equal(nh, ng);
-      for (size_t i = 0; i < nh; i++) {
-        assert_true(ok[h[i].id.num]);
-        for (size_t j = 0; j < ng; j++) hit += gold[j] == h[i].id.num;
-      }
-      assert_true(hit >= 9);
-      free(q);
-    }
+    expect_top10(db, data, N, DIM, ok);
     hx_vec_close(db);
     assert_int_equal(hx_vec_open(dir, &(hx_vec_opts){.no_fsync = 1}, &db, &e), 0);
   }
@@ -458,19 +465,7 @@ static void test_replacing_upserts_compact(void **st) {
     assert_memory_equal(r.vectors[0], data + (size_t)i * DIM, DIM * sizeof(float));
     hx_vec_record_release(&r);
   }
-  for (int qi = 0; qi < 20; qi++) {
-    float *q = vt_data(1, DIM, 0, 0);
-    size_t gold[10];
-    size_t ng = vt_topk(HX_VEC_EUCLID, data, N, DIM, q, ok, 10, gold);
-    hx_vec_hit h[10];
-    size_t nh, hit = 0;
-    assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = q, .dim = DIM, .limit = 10, .ef = 100}, h, &nh, &e), 0);
-    assert_int_equal(nh, ng);
-    for (size_t i = 0; i < nh; i++)
-      for (size_t j = 0; j < ng; j++) hit += gold[j] == h[i].id.num;
-    assert_true(hit >= 9);
-    free(q);
-  }
+  expect_top10(db, data, N, DIM, ok);
   hx_vec_close(db);
   free(data);
   vt_rmdir(dir);
