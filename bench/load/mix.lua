@@ -5,11 +5,16 @@
 --   LOAD_MIX      "embed=1,job=4,vector=4,search=1" (weights; 0 = off)
 --   LOAD_IDS      file of lines "job <uuid>" / "point <uuid>" to read back
 --   LOAD_OUT      where done() writes its JSON summary
+--   LOAD_SEGMENTS 0: every embed names a new segment (the store grows); N: the
+--                 segments s0..s(N-1) of asset load-<thread> in turn, each time
+--                 with new text (a new job that replaces the segment's point),
+--                 so the points stored stop growing once every segment exists
 local kinds = {"embed", "job", "vector", "search"}
 local threads = {}
 local ids = {job = {}, point = {}}
-local cum, total, counter, tid = {}, 0, 0, 0
+local cum, total, counter = {}, 0, 0
 local token = os.getenv("LOAD_TOKEN")
+local segments = tonumber(os.getenv("LOAD_SEGMENTS") or "0")
 
 local function parse_mix(s)
   local w = {}
@@ -54,8 +59,9 @@ function request()
   sent[k] = (sent[k] or 0) + 1
   if k == "embed" then
     counter = counter + 1
+    local seg = segments > 0 and counter % segments or counter
     local body = string.format('{"asset_id":"load-%d","segment_id":"s%d","text":"load test text %d %d %f"}',
-                               tid, counter, tid, counter, math.random())
+                               tid, seg, tid, counter, math.random())
     return wrk.format("POST", "/vectors/embed", hdr, body)
   elseif k == "job" then
     return wrk.format("GET", "/jobs/" .. ids.job[math.random(#ids.job)], hdr)

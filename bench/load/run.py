@@ -9,7 +9,20 @@ socket errors, non-2xx, the statuses per route kind, the server's VmRSS
 slow connections (accepted / refused at the per-IP limit / closed by the
 server). The anchor is the first phase: the slowloris row is compared with it.
 
-  bench/load/run.sh [--seconds 60] [--connections 64] [--slow 200] [--mix embed=1,job=4,vector=4,search=1]
+Memory against data: every 5 s the bench also reads the server's /metrics
+(points stored, malloc heap in use and held free, SQLite's memory) and the
+data dir's size, and prints the series next to VmRSS, so growth of the data
+(points in the engine's memory) can be told from growth of anything else.
+With --segments N the embeds cycle through N segments per wrk thread with new
+text each time: every request is a real job, but the points stored stop
+growing once each segment exists (a re-embedded segment replaces its point),
+so after the warm-up VmRSS must be flat. Flat means: the least-squares slope
+of VmRSS over the measured phases and over their last 30 s are both below
+FLAT_MIB_PER_10S; the bench prints PASS or FAIL against it (and exits 1 on
+FAIL). Without --segments the store keeps growing and the bench prints VmRSS
+growth per point stored instead.
+
+  bench/load/run.sh [--full] [--seconds 60] [--connections 64] [--slow 200] [--segments N] [--mix embed=1,job=4,vector=4,search=1]
 """
 import argparse
 import json
@@ -26,6 +39,9 @@ sys.path.insert(0, os.path.join(here, "..", "..", "tests", "integration"))
 import hx  # noqa: E402
 
 
+FLAT_MIB_PER_10S = 1.0
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -34,15 +50,42 @@ def rss_kb(pid):
     return 0
 
 
+def dir_mib(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) / 2**20
+
+
 class Sampler(threading.Thread):
-    def __init__(self, pid):
+    """VmRSS every second; every 5 s also the server's memory gauges and the data dir's size."""
+
+    def __init__(self, pid, srv):
         super().__init__(daemon=True)
-        self.pid, self.samples, self.stop = pid, [], threading.Event()
+        self.pid, self.srv, self.samples, self.stop = pid, srv, [], threading.Event()
+        self.detail = []  # (second of the series, gauges, ledger MiB, vec MiB)
+
+    def clear(self):
+        self.samples, self.detail = [], []
 
     def run(self):
         while not self.stop.is_set():
             self.samples.append(rss_kb(self.pid))
+            if len(self.samples) % 5 == 1:
+                try:
+                    g = gauges(self.srv)
+                    self.detail.append((len(self.samples) - 1, g, dir_mib(self.srv.data) - dir_mib(
+                        os.path.join(self.srv.data, "vec")), dir_mib(os.path.join(self.srv.data, "vec"))))
+                except OSError:
+                    pass
             self.stop.wait(1.0)
+
+
+def slope_mib_per_10s(kb):
+    """Least-squares slope of 1 s samples (KiB), in MiB per 10 s."""
+    n = len(kb)
+    if n < 2:
+        return 0.0
+    mx, my = (n - 1) / 2, sum(kb) / n
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    return sum((i - mx) * (y - my) for i, y in enumerate(kb)) / sxx * 10 / 1024
 
 
 class Slowloris(threading.Thread):
@@ -102,15 +145,20 @@ class Slowloris(threading.Thread):
         return open_now
 
 
+GAUGES = ("heimdex_jobs_open", "heimdex_queue_depth", "heimdex_outbox_unsent", "heimdex_vector_count",
+          "heimdex_sqlite_memory_bytes", 'heimdex_process_heap_bytes{state="in_use"}',
+          'heimdex_process_heap_bytes{state="free"}')
+
+
 def gauges(srv):
-    """heimdex_jobs_open and heimdex_queue_depth from /metrics."""
+    """The gauges above from /metrics (a family without labels summed over its series)."""
     import urllib.request
     with urllib.request.urlopen(srv.base + "/metrics", timeout=30) as r:
         text = r.read().decode()
     out = {}
     for line in text.splitlines():
-        for name in ("heimdex_jobs_open", "heimdex_queue_depth", "heimdex_outbox_unsent"):
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+        for name in GAUGES:
+            if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
                 out[name] = out.get(name, 0) + float(line.rsplit(" ", 1)[1])
     return out
 
@@ -160,6 +208,8 @@ def main():
     p.add_argument("--per-ip", type=int, default=100, help="HEIMDEX_HTTP_PER_IP_CONNECTIONS for the run")
     p.add_argument("--mix", default=os.environ.get("LOAD_MIX", "embed=1,job=4,vector=4,search=1"))
     p.add_argument("--seed-jobs", type=int, default=200)
+    p.add_argument("--segments", type=int, default=0,
+                   help="embeds cycle through this many segments per wrk thread (0: a new segment each time)")
     p.add_argument("--warmup", type=int, default=0,
                    help="seconds of ingest (embed only) before the measured phases: fills the SQLite page caches,"
                         " which otherwise grow with the data for the first ~150 MiB of it")
@@ -184,16 +234,19 @@ def main():
         if st in (404, 405):
             mix = ",".join(kv for kv in mix.split(",") if not kv.startswith("search="))
             print(f"POST /vectors/search answers {st}: left out of the mix", flush=True)
-        env = {"LOAD_TOKEN": token, "LOAD_MIX": mix, "LOAD_IDS": ids}
+        env = {"LOAD_TOKEN": token, "LOAD_MIX": mix, "LOAD_IDS": ids, "LOAD_SEGMENTS": str(args.segments)}
         print(f"mix {mix}; {args.connections} connections, {args.threads} wrk threads, {args.seconds} s per phase;"
+              f" embeds: {f'{args.segments} segments per wrk thread, new text each time' if args.segments else 'a new segment each time'};"
               f" server pid {srv.proc.pid}, HEIMDEX_HTTP_PER_IP_CONNECTIONS={args.per_ip}", flush=True)
 
-        sampler = Sampler(srv.proc.pid)
+        sampler = Sampler(srv.proc.pid, srv)
         sampler.start()
         if args.warmup:
             w = wrk(srv.port, args, dict(env, LOAD_MIX="embed=1"), args.warmup, os.path.join(tmp, "w.json"))
-            print(f"warm-up: {w['requests']} embed requests in {args.warmup} s", flush=True)
-            sampler.samples.clear()
+            drain(srv)
+            print(f"warm-up: {w['requests']} embed requests in {args.warmup} s; VmRSS then"
+                  f" {rss_kb(srv.proc.pid) / 1024:.1f} MiB", flush=True)
+            sampler.clear()
         t_start = time.time()
         rows = []
         a = wrk(srv.port, args, env, args.seconds, os.path.join(tmp, "a.json"))
@@ -208,10 +261,11 @@ def main():
         still_open = slow.finish()
         drained = drain(srv)
         rss_drained = rss_kb(srv.proc.pid)
-        db_mib = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(srv.data) for f in fs) / 2**20
+        db_mib = dir_mib(srv.data)
         rows.append((f"wrk + {args.slow} slow", b, slow))
         sampler.stop.set()
         sampler.join()
+        t_end = time.time()
         alive = srv.proc.poll() is None
     finally:
         rc = srv.stop()
@@ -232,10 +286,36 @@ def main():
     s = sampler.samples
     warm = max(1, min(5, len(s) // 5))
     after = s[warm:] or s
-    print(f"VmRSS (MiB, 1 s samples, {len(s)} in {time.time() - t_start:.0f} s, first {warm} s warm-up):"
+    print(f"VmRSS (MiB, 1 s samples, {len(s)} in {t_end - t_start:.0f} s, first {warm} s warm-up):"
           f" first {after[0] / 1024:.1f}, last {after[-1] / 1024:.1f}, max {max(after) / 1024:.1f},"
           f" last/first {after[-1] / after[0]:.3f}")
     print("VmRSS every 10 s (MiB): " + " ".join(f"{x / 1024:.0f}" for x in s[::10]))
+    mib = 2 ** 20
+    print("every 10 s: s, VmRSS, heap in use / free (malloc), SQLite, points, ledger, vec dir (MiB but points):")
+    for sec, g, led, vec in sampler.detail[::2]:
+        used, free = g.get(GAUGES[5], 0) / mib, g.get(GAUGES[6], 0) / mib
+        print(f"  {sec:>4} {s[sec] / 1024:>7.1f} {used:>7.1f} / {free:>6.1f}"
+              f" {g.get('heimdex_sqlite_memory_bytes', 0) / mib:>6.1f} {g.get('heimdex_vector_count', 0):>8.0f}"
+              f" {led:>7.1f} {vec:>7.1f}")
+    slope_all, slope_30 = slope_mib_per_10s(after), slope_mib_per_10s(after[-30:])
+    d = sampler.detail
+    pts = [g.get("heimdex_vector_count", 0) for sec, g, _led, _vec in d if sec >= warm] or [0]
+    grown_pts = pts[-1] - pts[0]
+    print(f"VmRSS growth after warm-up: {(after[-1] - after[0]) / 1024:+.1f} MiB; slope {slope_all:+.2f} MiB/10 s over"
+          f" {len(after)} s, {slope_30:+.2f} MiB/10 s over the last {min(30, len(after))} s;"
+          f" points stored {pts[0]:.0f} -> {pts[-1]:.0f} ({grown_pts:+.0f})"
+          + (f", {(after[-1] - after[0]) / grown_pts:.2f} KiB of VmRSS per point added" if grown_pts > 0 else ""))
+    if d:
+        print(f"data stored after warm-up: ledger {d[0][2]:.0f} -> {d[-1][2]:.0f} MiB (every embed a job: history on disk,"
+              f" cached up to the SQLite page-cache limits), vector log {d[0][3]:.0f} -> {d[-1][3]:.0f} MiB (compacted by"
+              f" snapshots), embed requests {sum(r['sent'].get('embed', 0) for _, r, _ in rows)}")
+    flat = None
+    if args.segments:
+        flat = slope_all < FLAT_MIB_PER_10S and slope_30 < FLAT_MIB_PER_10S
+        print(f"flat after warm-up (slopes < {FLAT_MIB_PER_10S} MiB/10 s, the points stored fixed by --segments):"
+              f" {'PASS' if flat else 'FAIL'}")
+    else:
+        print("flat after warm-up: not judged (the store grows: run with --segments N or --full)")
     print(f"job backlog at the end of each phase (open jobs, queue depth): "
           + ", ".join(f"{n}: {g.get('heimdex_jobs_open', 0):.0f}, {g.get('heimdex_queue_depth', 0):.0f}"
                       for (n, _, _), g in zip(rows, backlog))
@@ -246,7 +326,7 @@ def main():
           f" at the end; /healthz during them: {st}")
     print(f"server alive through the run: {alive}; clean exit: {rc == 0}")
     bad = any(sum(r["errors"].values()) - r["errors"]["status"] for _, r, _ in rows) or \
-        any(k.startswith("5") for _, r, _ in rows for k in r["statuses"]) or not alive or rc != 0
+        any(k.startswith("5") for _, r, _ in rows for k in r["statuses"]) or not alive or rc != 0 or flat is False
     sys.exit(1 if bad else 0)
 
 

@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "obs/metrics.h"
 #include "util/log.h"
+#include "util/sqlw.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
     g.vector_points = (long long)pts;
     g.vector_points_unindexed = (long long)pending;
   }
+  g.sqlite_bytes = hx_sqlw_memory_bytes();
   hx_buf b;
   hx_buf_init(&b, (size_t)64 << 20);
   if (hx_metrics_render(&g, &b)) {

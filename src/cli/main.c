@@ -14,6 +14,7 @@
 #include "cli/ingest.h"
 #include "queue/queue.h"
 #include "obs/metrics.h"
+#include "util/mem.h"
 #include "util/log.h"
 #include "util/sqlw.h"
 
@@ -185,8 +186,11 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
                    workers_on ? app.cfg.workers : 0, "dispatcher", dispatch_on, "durable_commits", app.cfg.sync_commit,
                    "ledger", app.cfg.use_pg ? "postgresql" : "sqlite", "queue", app.cfg.redis_url[0] ? "redis" : "inproc"));
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
+  /* the main thread only waits for a signal: meanwhile it gives the heap's
+   * free pages back now and then (util/mem.h) */
+  int sig;
+  struct timespec tick = {HX_MEM_TRIM_SEC, 0};
+  while ((sig = sigtimedwait(&sigs, NULL, &tick)) < 0) hx_mem_trim();
   hx_log(HX_LOG_INFO, "shutdown_started", json_pack("{s:i}", "signal", sig));
   rc = 0;
   goto out;
@@ -377,7 +381,10 @@ int main(int argc, char **argv) {
     printf("heimdex %s\n", HX_VERSION);
     return 0;
   }
-  if (!strcmp(cmd, "serve") || !strcmp(cmd, "worker")) passive_openmp(argv);
+  if (!strcmp(cmd, "serve") || !strcmp(cmd, "worker")) {
+    passive_openmp(argv);
+    hx_mem_setup();
+  }
   if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
   if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);

@@ -519,6 +519,15 @@ int hx_model_describe(const char *models_dir, const char *name, int vector_size,
   return 0;
 }
 
+int hx_model_dir(const char *models_dir, const char *name, char *dir, size_t cap, hx_err *err) {
+  if (!name) return hx_err_set(err, HX_EINVAL, "model name is NULL");
+  if (strcmp(name, "lexical") == 0) {
+    if (cap) dir[0] = 0;
+    return 0;
+  }
+  return resolve(models_dir, name, dir, cap, err);
+}
+
 int hx_models_default(const char *models_dir, char *buf, size_t cap, hx_err *err) {
   hx_model_info *v = NULL;
   size_t n = 0;

@@ -102,6 +102,11 @@ int hx_models_list(const char *models_dir, int vector_size, hx_model_info **out,
 int hx_model_describe(const char *models_dir, const char *name, int vector_size,
                       hx_model_info *out, hx_err *err);
 
+/* The directory a model name stands for (registry aliases resolved, as
+ * hx_embedder_open finds it) into dir; "" for the built-in "lexical". Costs a
+ * stat or two. HX_ENOENT (status 400) when there is none. */
+int hx_model_dir(const char *models_dir, const char *name, char *dir, size_t cap, hx_err *err);
+
 /* Name of the default model: "minilm-l6-v2" when installed, else the first
  * installed BERT directory in name order, else "lexical". Writes into buf. */
 int hx_models_default(const char *models_dir, char *buf, size_t cap, hx_err *err);

@@ -2,6 +2,7 @@
 #include "obs/metrics.h"
 #include "util/err.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,12 +187,31 @@ static long rss_bytes(void) {
   return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* glibc's view of the heap: bytes handed out (in use) and bytes it holds
+ * free in its arenas (fragmentation and not-yet-trimmed tops): RSS minus these
+ * two is code, stacks and file mappings. */
+static void heap_bytes(size_t *in_use, size_t *held_free) {
+  struct mallinfo2 mi = mallinfo2();
+  *in_use = mi.uordblks + mi.hblkhd;
+  *held_free = mi.fordblks;
+}
+
 int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
   int rc = 0;
   pthread_mutex_lock(&mu);
   for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0] && !rc; i++)
     rc = render_family(out, FAMILIES[i].family, FAMILIES[i].type, FAMILIES[i].help);
   pthread_mutex_unlock(&mu);
+  if (rc) return rc;
+  size_t heap_used, heap_free;
+  heap_bytes(&heap_used, &heap_free);
+  rc = hx_buf_addf(out,
+      "# HELP heimdex_process_heap_bytes Heap of this process (malloc): in use, and free but held by the allocator.\n"
+      "# TYPE heimdex_process_heap_bytes gauge\n"
+      "heimdex_process_heap_bytes{state=\"in_use\"} %zu\nheimdex_process_heap_bytes{state=\"free\"} %zu\n"
+      "# HELP heimdex_sqlite_memory_bytes Memory held by the embedded SQLite databases (page caches, statements).\n"
+      "# TYPE heimdex_sqlite_memory_bytes gauge\nheimdex_sqlite_memory_bytes %lld\n",
+      heap_used, heap_free, g->sqlite_bytes);
   if (rc) return rc;
   return hx_buf_addf(out,
       "# HELP heimdex_outbox_unsent Outbox rows not yet published to the queue.\n"

@@ -32,6 +32,7 @@ typedef struct hx_metrics_gauges {
   long long queue_depth;
   long long vector_points;
   long long vector_points_unindexed;   /* accepted, not yet in the ANN graphs (searched exactly) */
+  long long sqlite_bytes;       /* SQLite's own heap: page caches, statements, schemas */
   double uptime_s;
 } hx_metrics_gauges;
 

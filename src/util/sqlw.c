@@ -327,3 +327,8 @@ unsigned long hx_sqlw_commits(hx_sqlw *w) {
   pthread_mutex_unlock(&w->mu);
   return c;
 }
+
+long long hx_sqlw_memory_bytes(void) {
+  sqlite3_int64 cur = 0, hi = 0;
+  return sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &hi, 0) == SQLITE_OK ? (long long)cur : 0;
+}

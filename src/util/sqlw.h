@@ -44,6 +44,10 @@ void hx_sqlw_reader_put(hx_sqlw *w, sqlite3 *db);
  * transaction took, e.g. to feed metrics. Set once at start; NULL = none. */
 void hx_sqlw_set_observer(void (*fn)(const char *db, int ops, double seconds));
 
+/* Bytes SQLite holds in this process (all databases: page caches,
+ * prepared statements, schemas), for metrics. */
+long long hx_sqlw_memory_bytes(void);
+
 /* Number of transactions committed so far (for tests and metrics). */
 unsigned long hx_sqlw_commits(hx_sqlw *w);
 

@@ -570,7 +570,10 @@ static int apply_payload(hx__coll *c, hx__shard *s, hx__rd *r, uint64_t lsn) {
 }
 
 /* Rebuilds a shard from its live slots when tombstones outnumber live points,
- * so deleted vectors stop costing memory and graph hops. */
+ * so deleted and replaced vectors stop costing memory and graph hops. Both
+ * deletes and upserts leave tombstones (an upsert of an existing id takes a
+ * new slot), so both end with this check: a tenant whose points are
+ * re-upserted forever holds at most about twice its live points. */
 static int maybe_compact(hx_vec *db, hx__coll *c, hx__shard *s) {
   uint32_t dead = s->n - s->nlive;
   if (dead < 256 || dead < s->nlive) return 0;
@@ -639,6 +642,7 @@ static int apply_shard(hx_vec *db, hx__coll *c, hx__shard *s, uint64_t lsn, uint
   switch (type) {
   case HX__R_UPSERT:
     rc = apply_upsert(db, c, s, r, lsn);
+    if (!rc) rc = maybe_compact(db, c, s);
     break;
   case HX__R_DELETE:
     rc = apply_delete(c, s, r);

@@ -6,7 +6,8 @@
  * Storage of a shard: points live in slots 0..n-1. A slot is never reused; an
  * upsert of an existing id tombstones its old slot and takes a new one, so a
  * vector in the HNSW graph never changes. Tombstones stay in the graphs (as
- * waypoints) until the shard is compacted (rebuilt from live slots).
+ * waypoints) until the shard is compacted (rebuilt from live slots, once tombstones
+ * outnumber live points after a delete or an upsert).
  *
  * Locks (always taken in this order): db->lock (shared by every operation;
  * exclusive for create/drop/index/quantization changes and snapshots) →

@@ -25,8 +25,15 @@ const char *hx_models_default_name(const hx_models *m);
 
 /* name NULL or "" = default. Checks the model exists and its dimension is
  * VECTOR_SIZE without loading weights: 400 "Unknown model: X" or 422 on a
- * dimension mismatch (err->status set). out may be NULL. */
+ * dimension mismatch (err->status set). out may be NULL. The answer is cached
+ * per name and reused while the models directory and the model's directory
+ * keep their inode and mtime (models.c says what that sees); safe from any
+ * thread. out->is_default is not meaningful here. */
 int hx_models_check(hx_models *m, const char *name, hx_model_info *out, hx_err *err);
+
+/* How many times hx_models_check described a model from its files, i.e.
+ * missed its cache (see models.c); for tests. */
+unsigned long hx_models_describes(hx_models *m);
 
 /* The opened embedder (borrowed, lives as long as m). */
 int hx_models_get(hx_models *m, const char *name, hx_embedder **out, hx_err *err);

@@ -46,6 +46,10 @@ def test_metrics(binary):
         # 3 points: below the engine's index threshold, searched exactly, nothing waits for the graph
         check(m["heimdex_vector_unindexed"] == 0, "unindexed gauge", m)
         check(m["heimdex_process_resident_memory_bytes"] > 0 and m["heimdex_uptime_seconds"] > 0, "process")
+        # the heap as glibc sees it (a sanitizer's allocator is invisible to it: >= 0) and SQLite's own count
+        check(m['heimdex_process_heap_bytes{state="in_use"}'] >= 0 and m['heimdex_process_heap_bytes{state="free"}'] >= 0
+              and m["heimdex_sqlite_memory_bytes"] > 0, "memory gauges",
+              {k: v for k, v in m.items() if "heap" in k or "sqlite" in k})
         # histograms: cumulative buckets never decrease and +Inf equals _count
         fams = {}
         for k, v in m.items():

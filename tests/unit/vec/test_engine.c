@@ -333,6 +333,27 @@ static void test_scroll_filter_reopen(void **st) {
   free(dir);
 }
 
+/* 20 random queries on tenant "t" of collection "c" (Euclid): the 10 hits
+ * are live points (ok[id]) and at least 9 of the exact top 10 over data. */
+static void expect_top10(hx_vec *db, const float *data, size_t n, uint32_t dim, const unsigned char *ok) {
+  hx_err e = {0};
+  for (int qi = 0; qi < 20; qi++) {
+    float *q = vt_data(1, dim, 0, 0);
+    size_t gold[10];
+    size_t ng = vt_topk(HX_VEC_EUCLID, data, n, dim, q, ok, 10, gold);
+    hx_vec_hit h[10];
+    size_t nh, hit = 0;
+    assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = q, .dim = dim, .limit = 10, .ef = 100}, h, &nh, &e), 0);
+    assert_int_equal(nh, ng);
+    for (size_t i = 0; i < nh; i++) {
+      assert_true(ok[h[i].id.num]);
+      for (size_t j = 0; j < ng; j++) hit += gold[j] == h[i].id.num;
+    }
+    assert_true(hit >= 9);
+    free(q);
+  }
+}
+
 /* Deleting most of a tenant compacts its shard (slots renumbered, graph
  * rebuilt): ids, payloads, vectors and search answers must not change. */
 static void test_compaction(void **st) {
@@ -392,26 +413,70 @@ static void test_compaction(void **st) {
       assert_memory_equal(r.vectors[0], data + (size_t)i * DIM, DIM * sizeof(float));
       hx_vec_record_release(&r);
     }
-    for (int qi = 0; qi < 20; qi++) {
-      float *q = vt_data(1, DIM, 0, 0);
-      size_t gold[10];
-      size_t ng = vt_topk(HX_VEC_EUCLID, data, N, DIM, q, ok, 10, gold);
-      hx_vec_hit h[10];
-      size_t nh, hit = 0;
-      assert_int_equal(hx_vec_search(db, "c", "t", &(hx_vec_query){.v = q, .dim = DIM, .limit = 10, .ef = 100}, h, &nh, &e), 0);
-      assert_int_equal(nh, ng);
-      for (size_t i = 0; i < nh; i++) {
-        assert_true(ok[h[i].id.num]);
-        for (size_t j = 0; j < ng; j++) hit += gold[j] == h[i].id.num;
-      }
-      assert_true(hit >= 9);
-      free(q);
-    }
+    expect_top10(db, data, N, DIM, ok);
     hx_vec_close(db);
     assert_int_equal(hx_vec_open(dir, &(hx_vec_opts){.no_fsync = 1}, &db, &e), 0);
   }
   hx_vec_close(db);
   free(ids);
+  free(data);
+  vt_rmdir(dir);
+  free(dir);
+}
+
+/* Re-upserting the same ids forever (a document re-indexed again and again)
+ * tombstones a slot per upsert; the shard must compact, so its slots stay
+ * within about twice its live points, while every id reads back its last
+ * vector and searches find the latest vectors only. */
+static void test_replacing_upserts_compact(void **st) {
+  (void)st;
+  enum { N = 500, DIM = 8, ROUNDS = 6 };
+  char *dir = vt_tmpdir();
+  hx_vec *db;
+  hx_err e = {0};
+  vt_seed(7);
+  assert_int_equal(hx_vec_open(dir, &(hx_vec_opts){.no_fsync = 1}, &db, &e), 0);
+  hx_vec_dense_cfg d = {.name = "", .dim = DIM, .distance = HX_VEC_EUCLID};
+  assert_int_equal(hx_vec_collection_create(db, "c", &(hx_vec_collection_cfg){.dense = &d, .ndense = 1, .index_threshold = 100}, &e), 0);
+  float *data = NULL;
+  long long max_slots = 0;
+  for (int round = 0; round < ROUNDS; round++) {
+    free(data);
+    data = vt_data(N, DIM, 0, 0);
+    for (int i = 0; i < N; i++) {
+      hx_vec_dense dv = {.v = data + (size_t)i * DIM, .dim = DIM};
+      json_t *p = json_pack("{s:i,s:i}", "i", i, "round", round);
+      hx_vec_point pt = {.id = hx_vec_id_num((uint64_t)i), .dense = &dv, .ndense = 1, .payload = p};
+      assert_int_equal(hx_vec_upsert(db, "c", "t", &pt, 1, &e), 0);
+      json_decref(p);
+      if (i % 50 == 0) {
+        json_t *info;
+        assert_int_equal(hx_vec_collection_info(db, "c", &info, &e), 0);
+        json_t *t = json_object_get(json_object_get(info, "tenants"), "t");
+        long long slots = json_integer_value(json_object_get(t, "slots"));
+        long long pts = json_integer_value(json_object_get(t, "points"));
+        if (slots > max_slots) max_slots = slots;
+        assert_true(pts == (round ? N : i + 1));
+        assert_true(slots <= 2 * pts + 1);
+        json_decref(info);
+      }
+    }
+  }
+  assert_true(max_slots <= 2 * N + 1);
+  assert_int_equal(hx_vec_wait_indexed(db, &e), 0);
+  assert_int_equal(hx_vec_check(db, &e), 0);
+  unsigned char ok[N];
+  memset(ok, 1, sizeof ok);
+  for (int i = 0; i < N; i += 3) {
+    hx_vec_record r;
+    hx_vec_id id = hx_vec_id_num((uint64_t)i);
+    assert_int_equal(hx_vec_get(db, "c", "t", &id, HX_VEC_WITH_PAYLOAD | HX_VEC_WITH_VECTORS, &r, &e), 0);
+    assert_int_equal(json_integer_value(json_object_get(r.payload, "round")), ROUNDS - 1);
+    assert_memory_equal(r.vectors[0], data + (size_t)i * DIM, DIM * sizeof(float));
+    hx_vec_record_release(&r);
+  }
+  expect_top10(db, data, N, DIM, ok);
+  hx_vec_close(db);
   free(data);
   vt_rmdir(dir);
   free(dir);
@@ -423,6 +488,7 @@ int main(void) {
       cmocka_unit_test(test_points_and_tenants),
       cmocka_unit_test(test_scroll_filter_reopen),
       cmocka_unit_test(test_compaction),
+      cmocka_unit_test(test_replacing_upserts_compact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

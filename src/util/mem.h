@@ -1,0 +1,37 @@
+/*
+ * mem.h - keeping a long-running process's heap small (glibc malloc).
+ *
+ * Why: a server that frees as much as it allocates can still grow. glibc
+ * gives each thread that meets contention its own arena (up to 8 per core),
+ * and memory freed inside an arena stays mapped (resident) until the arena's
+ * top is free or someone trims. Under steady load the resident set then creeps
+ * up with free memory nobody uses: many HTTP threads each keep their arena's
+ * high-water mark, and big structures rebuilt in place (an engine shard
+ * compacted, a reallocated array) leave holes behind.
+ *
+ *  - hx_mem_setup caps the arenas at HX_MEM_ARENAS unless the operator set
+ *    MALLOC_ARENA_MAX (glibc's own variable, which then wins);
+ *  - hx_mem_trim gives free pages of every arena back to the system
+ *    (malloc_trim) when malloc holds at least HX_MEM_TRIM_MIN free bytes;
+ *    serving processes call it every HX_MEM_TRIM_SEC seconds from their
+ *    otherwise idle main thread.
+ *
+ * Both are no-ops for what they cannot see (another allocator, a sanitizer's).
+ */
+#ifndef HX_UTIL_MEM_H
+#define HX_UTIL_MEM_H
+
+#include <stddef.h>
+
+#define HX_MEM_ARENAS 4
+#define HX_MEM_TRIM_MIN ((size_t)4 << 20)
+#define HX_MEM_TRIM_SEC 10
+
+/* Call once at start, before threads. */
+void hx_mem_setup(void);
+
+/* Trim when worth it; returns the bytes malloc held free before (0 when it
+ * did not trim). Safe from any thread. */
+size_t hx_mem_trim(void);
+
+#endif
