@@ -109,6 +109,23 @@ static float d_int8_l2(const hx__space *s, const void *q, uint32_t id) {
   return s->qcorr + s->corr[id] - 2 * (raw_dot(s, q, id) + s->constant);
 }
 
+/* The same two distances for a list of nodes: one kernel call for the list. */
+enum { BATCH = 64 };
+
+static void d_int8_batch(const hx__space *s, const void *q, const uint32_t *ids, size_t n, float *out) {
+  const hx__vec_kernels *k = s->k;
+  int32_t raw[BATCH];
+  for (size_t i = 0; i < n; i += BATCH) {
+    size_t m = n - i < BATCH ? n - i : BATCH;
+    k->dot_u8s8_batch(s->base, s->stride, ids + i, m, q, s->dim, raw);
+    if (s->corr_used)
+      for (size_t j = 0; j < m; j++)
+        out[i + j] = s->qcorr + s->corr[ids[i + j]] - 2 * (s->scale2 * (float)raw[j] + s->constant);
+    else
+      for (size_t j = 0; j < m; j++) out[i + j] = -(s->scale2 * (float)raw[j] + s->constant);
+  }
+}
+
 static float d_binary(const hx__space *s, const void *q, uint32_t id) {
   const hx__vec_kernels *k = s->k;
   return (float)k->hamming(q, (const void *)((const uint8_t *)s->base + (size_t)id * s->stride), s->stride / 8);
@@ -148,5 +165,7 @@ void hx__quant_space(hx__space *sp, const hx_vec *db, const hx__dense_def *d, co
   sp->constant = dv->q.lo * (float)sum;
   sp->qcorr = (float)sq;
   sp->dist = d->dist == HX_VEC_EUCLID ? d_int8_l2 : d_int8_dot;
+  sp->dist_batch = d_int8_batch;
+  sp->corr_used = d->dist == HX_VEC_EUCLID;
   /* no vec: stored and query codes differ, so this space searches but cannot insert */
 }
