@@ -138,6 +138,13 @@ static void vis_put(hx__hnsw *g, visited *v) {
   pthread_mutex_unlock(&g->vmu);
 }
 
+static inline void prefetch_links(const hx__hnsw *g, uint32_t id, int lv) {
+  const char *l = (const char *)links(g, id, lv);
+  __builtin_prefetch(l);
+  __builtin_prefetch(l + 64);
+  __builtin_prefetch(l + 128);
+}
+
 /* Greedy descent from the entry point down to level `stop`+1. */
 static uint32_t descend(const hx__hnsw *g, const hx__space *s, const void *q, int stop) {
   uint32_t cur = g->entry;
@@ -193,6 +200,9 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
      * fetches of 24-line vectors than the miss buffers hold would only stall). */
     int whole = s->stride <= 512;
     uint32_t todo[2 * g->m0], nt = 0;
+    /* the second candidate (expanded next on codes): its links are fetched
+     * while this one's neighbours are collected */
+    if (whole && query && cand.n) prefetch_links(g, cand.a[0].id, lv);
     for (int round = 0; round < 2; round++) {
       if (round) {
         if (!whole || !query || !cand.n || (top->n >= ef && cand.a[0].d > top->a[0].d)) break;
@@ -225,10 +235,7 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
       if (top->n < ef || dn < top->a[0].d) {
         if (hx__heap_push(&cand, dn, nb)) goto oom;
         /* the next candidate to expand: fetch its links while we work */
-        const char *nl0 = (const char *)links(g, cand.a[0].id, lv);
-        __builtin_prefetch(nl0);
-        __builtin_prefetch(nl0 + 64);
-        __builtin_prefetch(nl0 + 128);
+        if (cand.a[0].id == nb) prefetch_links(g, nb, lv);
         if (!accept || accept(actx, nb)) {
           if (hx__heap_push(top, dn, nb)) goto oom;
           if (top->n > ef) hx__heap_pop(top);
