@@ -45,6 +45,10 @@ int hx__quant_reserve(const hx__dense_def *d, hx__quant *q, uint32_t cap) {
   return 0;
 }
 
+/* Round to nearest (halves away from zero) without a libm call: a query is
+ * coded on every search, and a shard's codes on every quantization rebuild. */
+static inline int round_int(float x) { return x < 0 ? (int)(x - 0.5f) : (int)(x + 0.5f); }
+
 static void encode(const hx__dense_def *d, const hx__quant *q, const float *v, uint8_t *out, float *corr) {
   if (q->kind == HX_VEC_QUANT_BINARY) {
     memset(out, 0, q->stride);
@@ -55,7 +59,8 @@ static void encode(const hx__dense_def *d, const hx__quant *q, const float *v, u
   }
   double sq = 0;
   for (uint32_t i = 0; i < d->dim; i++) {
-    int ci = (int)lrintf((v[i] - q->lo) / q->step);
+    float t = (v[i] - q->lo) / q->step;
+    int ci = t < 0 ? 0 : t > 255 ? 255 : round_int(t);
     out[i] = (uint8_t)(ci < 0 ? 0 : ci > 255 ? 255 : ci);
     sq += (double)v[i] * v[i];
   }
@@ -160,7 +165,7 @@ void hx__quant_space(hx__space *sp, const hx_vec *db, const hx__dense_def *d, co
   }
   float qs = mx > 0 ? mx / 127.0f : 1.0f;
   int8_t *a = (int8_t *)qbuf;
-  for (uint32_t i = 0; i < d->dim; i++) a[i] = (int8_t)lrintf(qv[i] / qs);
+  for (uint32_t i = 0; i < d->dim; i++) a[i] = (int8_t)round_int(qv[i] / qs);
   sp->scale2 = dv->q.step * qs;
   sp->constant = dv->q.lo * (float)sum;
   sp->qcorr = (float)sq;

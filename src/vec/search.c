@@ -131,6 +131,9 @@ static int cmp_cand(const void *x, const void *y) {
 /* Rescoring: the n candidates found on codes get their float distance; the
  * best want, sorted, go to out. */
 static size_t rescore(const hx__space *sp, const float *qv, hx__cand *tmp, size_t n, size_t want, hx__cand *out) {
+  /* the first lines of every vector now (their misses overlap), the rest of
+   * each vector one ahead (the hardware streams within a vector) */
+  for (size_t i = 0; i < n; i++) __builtin_prefetch((const char *)sp->base + (size_t)tmp[i].id * sp->stride);
   for (size_t i = 0; i < n; i++) {
     if (i + 1 < n) {
       const char *v = (const char *)sp->base + (size_t)tmp[i + 1].id * sp->stride;
