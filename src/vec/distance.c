@@ -50,6 +50,11 @@ static int32_t p_dot_u8s8(const uint8_t *a, const int8_t *b, size_t n) {
   return s;
 }
 
+static void p_dot_u8s8_batch(const uint8_t *base, size_t stride, const uint32_t *ids, size_t n,
+                             const int8_t *q, size_t dim, int32_t *out) {
+  for (size_t i = 0; i < n; i++) out[i] = p_dot_u8s8(base + (size_t)ids[i] * stride, q, dim);
+}
+
 static uint32_t p_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   uint32_t s = 0;
   for (size_t i = 0; i < n; i++) {
@@ -66,7 +71,7 @@ uint32_t hx__vec_hamming_portable(const uint64_t *a, const uint64_t *b, size_t n
 }
 
 static const hx__vec_kernels portable = {"portable", p_dot, p_l2, p_dot_u8, p_l2_u8, p_dot_u8s8,
-                                         hx__vec_hamming_portable};
+                                         p_dot_u8s8_batch, hx__vec_hamming_portable};
 
 const hx__vec_kernels *hx__vec_kernels_named(const char *name) {
   __builtin_cpu_init();

@@ -11,6 +11,10 @@
  * dot_u8 = sum a[i]*b[i] over uint8 codes; l2_u8 = sum (a[i]-b[i])^2 over codes;
  * dot_u8s8 = sum a[i]*b[i] with a unsigned, b signed (int8 search: query codes
  * unsigned, stored codes shifted by -128, one VNNI instruction per 64 codes);
+ * dot_u8s8_batch = dot_u8s8 of one query code q against n stored codes, the
+ * i-th at base + ids[i]*stride, into out[i]: the int8 graph walk and filtered
+ * scan hand a whole list of neighbours or candidates to one call (no call per
+ * point; the AVX-512 kernel streams four codes against each query chunk).
  * hamming = popcount(a xor b) over n 64-bit words.
  */
 #ifndef HX_VEC_DISTANCE_H
@@ -26,6 +30,8 @@ typedef struct hx__vec_kernels {
   uint32_t (*dot_u8)(const uint8_t *a, const uint8_t *b, size_t n);
   uint32_t (*l2_u8)(const uint8_t *a, const uint8_t *b, size_t n);
   int32_t (*dot_u8s8)(const uint8_t *a, const int8_t *b, size_t n);
+  void (*dot_u8s8_batch)(const uint8_t *base, size_t stride, const uint32_t *ids, size_t n,
+                         const int8_t *q, size_t dim, int32_t *out);
   uint32_t (*hamming)(const uint64_t *a, const uint64_t *b, size_t nwords);
 } hx__vec_kernels;
 

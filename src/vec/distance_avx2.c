@@ -80,6 +80,11 @@ static int32_t a2_dot_u8s8(const uint8_t *a, const int8_t *b, size_t n) {
   return r;
 }
 
+static void a2_dot_u8s8_batch(const uint8_t *base, size_t stride, const uint32_t *ids, size_t n,
+                              const int8_t *q, size_t dim, int32_t *out) {
+  for (size_t i = 0; i < n; i++) out[i] = a2_dot_u8s8(base + (size_t)ids[i] * stride, q, dim);
+}
+
 static uint32_t a2_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
   __m256i s = _mm256_setzero_si256();
   size_t i = 0;
@@ -98,4 +103,4 @@ static uint32_t a2_l2_u8(const uint8_t *a, const uint8_t *b, size_t n) {
 }
 
 const hx__vec_kernels hx__vec_kernels_avx2 = {"avx2", a2_dot, a2_l2, a2_dot_u8, a2_l2_u8, a2_dot_u8s8,
-                                              hx__vec_hamming_portable};
+                                              a2_dot_u8s8_batch, hx__vec_hamming_portable};

@@ -79,6 +79,38 @@ static int32_t a5_dot_u8s8(const uint8_t *a, const int8_t *b, size_t n) {
   return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
 }
 
+/* Four codes per pass: each 64-byte query chunk is loaded once for four
+ * vpdpbusd, and the four streams of loads are independent, so their misses
+ * overlap. The four sums are reduced together (two unpack levels, then one
+ * 128-bit lane sum), not with four separate horizontal reductions. */
+static inline __m128i reduce4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
+  __m512i a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1)); /* s0 s1 s0 s1 per lane */
+  __m512i b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3)); /* s2 s3 s2 s3 */
+  __m512i c = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));     /* s0 s1 s2 s3 */
+  __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(c), _mm512_extracti64x4_epi64(c, 1));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+static void a5_dot_u8s8_batch(const uint8_t *base, size_t stride, const uint32_t *ids, size_t n,
+                              const int8_t *q, size_t dim, int32_t *out) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint8_t *c0 = base + (size_t)ids[i] * stride, *c1 = base + (size_t)ids[i + 1] * stride;
+    const uint8_t *c2 = base + (size_t)ids[i + 2] * stride, *c3 = base + (size_t)ids[i + 3] * stride;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t j = 0; j < dim; j += 64) {
+      __mmask64 m = (dim - j >= 64) ? ~(__mmask64)0 : (((__mmask64)1 << (dim - j)) - 1);
+      __m512i qj = _mm512_maskz_loadu_epi8(m, q + j);
+      s0 = _mm512_dpbusd_epi32(s0, _mm512_maskz_loadu_epi8(m, c0 + j), qj);
+      s1 = _mm512_dpbusd_epi32(s1, _mm512_maskz_loadu_epi8(m, c1 + j), qj);
+      s2 = _mm512_dpbusd_epi32(s2, _mm512_maskz_loadu_epi8(m, c2 + j), qj);
+      s3 = _mm512_dpbusd_epi32(s3, _mm512_maskz_loadu_epi8(m, c3 + j), qj);
+    }
+    _mm_storeu_si128((__m128i *)(out + i), reduce4(s0, s1, s2, s3));
+  }
+  for (; i < n; i++) out[i] = a5_dot_u8s8(base + (size_t)ids[i] * stride, q, dim);
+}
+
 static uint32_t a5_hamming(const uint64_t *a, const uint64_t *b, size_t n) {
   __m512i s = _mm512_setzero_si512();
   for (size_t i = 0; i < n; i += 8) {
@@ -90,4 +122,4 @@ static uint32_t a5_hamming(const uint64_t *a, const uint64_t *b, size_t n) {
 }
 
 const hx__vec_kernels hx__vec_kernels_avx512 = {"avx512", a5_dot, a5_l2, a5_dot_u8, a5_l2_u8, a5_dot_u8s8,
-                                                a5_hamming};
+                                                a5_dot_u8s8_batch, a5_hamming};

@@ -138,6 +138,13 @@ static void vis_put(hx__hnsw *g, visited *v) {
   pthread_mutex_unlock(&g->vmu);
 }
 
+static inline void prefetch_links(const hx__hnsw *g, uint32_t id, int lv) {
+  const char *l = (const char *)links(g, id, lv);
+  __builtin_prefetch(l);
+  __builtin_prefetch(l + 64);
+  __builtin_prefetch(l + 128);
+}
+
 /* Greedy descent from the entry point down to level `stop`+1. */
 static uint32_t descend(const hx__hnsw *g, const hx__space *s, const void *q, int stop) {
   uint32_t cur = g->entry;
@@ -147,8 +154,16 @@ static uint32_t descend(const hx__hnsw *g, const hx__space *s, const void *q, in
     while (changed) {
       changed = 0;
       const uint32_t *l = links(g, cur, lv);
+      /* codes: fetch every neighbour at once and score them in one call */
+      float dist[g->m];
+      int batch = s->dist_batch && s->stride <= 512;
+      if (batch) {
+        for (uint32_t i = 1; i <= l[0]; i++)
+          for (size_t o = 0; o < s->stride; o += 64) __builtin_prefetch((const char *)s->base + (size_t)l[i] * s->stride + o);
+        s->dist_batch(s, q, l + 1, l[0], dist);
+      }
       for (uint32_t i = 1; i <= l[0]; i++) {
-        float d = s->dist(s, q, l[i]);
+        float d = batch ? dist[i - 1] : s->dist(s, q, l[i]);
         if (d < cd) {
           cd = d;
           cur = l[i];
@@ -185,6 +200,9 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
      * fetches of 24-line vectors than the miss buffers hold would only stall). */
     int whole = s->stride <= 512;
     uint32_t todo[2 * g->m0], nt = 0;
+    /* the second candidate (expanded next on codes): its links are fetched
+     * while this one's neighbours are collected */
+    if (whole && query && cand.n) prefetch_links(g, cand.a[0].id, lv);
     for (int round = 0; round < 2; round++) {
       if (round) {
         if (!whole || !query || !cand.n || (top->n >= ef && cand.a[0].d > top->a[0].d)) break;
@@ -203,20 +221,21 @@ static int search_level(const hx__hnsw *g, const hx__space *s, const void *q, ui
           __builtin_prefetch(v);
       }
     }
+    /* codes: all distances in one kernel call (no call per neighbour) */
+    float dist[2 * g->m0];
+    int batch = whole && s->dist_batch;
+    if (batch && nt) s->dist_batch(s, q, todo, nt, dist);
     for (uint32_t i = 0; i < nt; i++) {
       uint32_t nb = todo[i];
       if (!whole && i + 1 < nt) {
         const char *v = (const char *)s->base + (size_t)todo[i + 1] * s->stride;
         for (size_t o = 64; o < s->stride; o += 64) __builtin_prefetch(v + o);
       }
-      float dn = s->dist(s, q, nb);
+      float dn = batch ? dist[i] : s->dist(s, q, nb);
       if (top->n < ef || dn < top->a[0].d) {
         if (hx__heap_push(&cand, dn, nb)) goto oom;
         /* the next candidate to expand: fetch its links while we work */
-        const char *nl0 = (const char *)links(g, cand.a[0].id, lv);
-        __builtin_prefetch(nl0);
-        __builtin_prefetch(nl0 + 64);
-        __builtin_prefetch(nl0 + 128);
+        if (cand.a[0].id == nb) prefetch_links(g, nb, lv);
         if (!accept || accept(actx, nb)) {
           if (hx__heap_push(top, dn, nb)) goto oom;
           if (top->n > ef) hx__heap_pop(top);

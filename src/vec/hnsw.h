@@ -29,15 +29,19 @@
 #include "vec/util_int.h"
 
 /* How far query q is from node id; lower is closer. vec(id) gives a node's own
- * vector in the query representation (used when inserting). */
+ * vector in the query representation (used when inserting). dist_batch, when
+ * not NULL, is dist for n nodes at once (out[i] for ids[i]), bitwise equal to
+ * n calls of dist; the graph uses it for a whole neighbour list. */
 typedef struct hx__space {
   float (*dist)(const struct hx__space *s, const void *q, uint32_t id);
+  void (*dist_batch)(const struct hx__space *s, const void *q, const uint32_t *ids, size_t n, float *out);
   const void *(*vec)(const struct hx__space *s, uint32_t id);
   const void *base;
   size_t stride; /* bytes per node */
   uint32_t dim;
   const void *k;        /* const hx__vec_kernels * */
   const float *corr;    /* int8: per-node correction term */
+  int corr_used;        /* int8: corr is part of the distance (Euclid) */
   float qcorr, scale2, constant;
 } hx__space;
 

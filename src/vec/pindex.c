@@ -60,7 +60,7 @@ static int cmp_u32(const void *a, const void *b);
 /* Drops entries that are dead, being removed, or no longer hold the value. */
 static void vlist_filter(const hx__index_def *def, hx__vlist *l, const hx__shard *s, uint32_t removing,
                          const char *key, size_t kl) {
-  qsort(l->v.v, l->v.n, sizeof *l->v.v, cmp_u32);
+  hx__sort_u32(l->v.v, l->v.n);
   uint32_t m = 0;
   for (uint32_t i = 0; i < l->v.n; i++) {
     uint32_t sl = l->v.v[i];
@@ -203,7 +203,7 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 static size_t uniq(uint32_t *v, size_t n) {
-  qsort(v, n, sizeof *v, cmp_u32);
+  hx__sort_u32(v, n);
   size_t m = 0;
   for (size_t i = 0; i < n; i++)
     if (!m || v[m - 1] != v[i]) v[m++] = v[i];

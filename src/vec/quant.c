@@ -45,6 +45,10 @@ int hx__quant_reserve(const hx__dense_def *d, hx__quant *q, uint32_t cap) {
   return 0;
 }
 
+/* Round to nearest (halves away from zero) without a libm call: a query is
+ * coded on every search, and a shard's codes on every quantization rebuild. */
+static inline int round_int(float x) { return x < 0 ? (int)(x - 0.5f) : (int)(x + 0.5f); }
+
 static void encode(const hx__dense_def *d, const hx__quant *q, const float *v, uint8_t *out, float *corr) {
   if (q->kind == HX_VEC_QUANT_BINARY) {
     memset(out, 0, q->stride);
@@ -55,7 +59,8 @@ static void encode(const hx__dense_def *d, const hx__quant *q, const float *v, u
   }
   double sq = 0;
   for (uint32_t i = 0; i < d->dim; i++) {
-    int ci = (int)lrintf((v[i] - q->lo) / q->step);
+    float t = (v[i] - q->lo) / q->step;
+    int ci = t < 0 ? 0 : t > 255 ? 255 : round_int(t);
     out[i] = (uint8_t)(ci < 0 ? 0 : ci > 255 ? 255 : ci);
     sq += (double)v[i] * v[i];
   }
@@ -109,6 +114,23 @@ static float d_int8_l2(const hx__space *s, const void *q, uint32_t id) {
   return s->qcorr + s->corr[id] - 2 * (raw_dot(s, q, id) + s->constant);
 }
 
+/* The same two distances for a list of nodes: one kernel call for the list. */
+enum { BATCH = 64 };
+
+static void d_int8_batch(const hx__space *s, const void *q, const uint32_t *ids, size_t n, float *out) {
+  const hx__vec_kernels *k = s->k;
+  int32_t raw[BATCH];
+  for (size_t i = 0; i < n; i += BATCH) {
+    size_t m = n - i < BATCH ? n - i : BATCH;
+    k->dot_u8s8_batch(s->base, s->stride, ids + i, m, q, s->dim, raw);
+    if (s->corr_used)
+      for (size_t j = 0; j < m; j++)
+        out[i + j] = s->qcorr + s->corr[ids[i + j]] - 2 * (s->scale2 * (float)raw[j] + s->constant);
+    else
+      for (size_t j = 0; j < m; j++) out[i + j] = -(s->scale2 * (float)raw[j] + s->constant);
+  }
+}
+
 static float d_binary(const hx__space *s, const void *q, uint32_t id) {
   const hx__vec_kernels *k = s->k;
   return (float)k->hamming(q, (const void *)((const uint8_t *)s->base + (size_t)id * s->stride), s->stride / 8);
@@ -143,10 +165,12 @@ void hx__quant_space(hx__space *sp, const hx_vec *db, const hx__dense_def *d, co
   }
   float qs = mx > 0 ? mx / 127.0f : 1.0f;
   int8_t *a = (int8_t *)qbuf;
-  for (uint32_t i = 0; i < d->dim; i++) a[i] = (int8_t)lrintf(qv[i] / qs);
+  for (uint32_t i = 0; i < d->dim; i++) a[i] = (int8_t)round_int(qv[i] / qs);
   sp->scale2 = dv->q.step * qs;
   sp->constant = dv->q.lo * (float)sum;
   sp->qcorr = (float)sq;
   sp->dist = d->dist == HX_VEC_EUCLID ? d_int8_l2 : d_int8_dot;
+  sp->dist_batch = d_int8_batch;
+  sp->corr_used = d->dist == HX_VEC_EUCLID;
   /* no vec: stored and query codes differ, so this space searches but cannot insert */
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 /* ---- CRC32C ---- */
@@ -276,6 +277,49 @@ size_t hx__heap_drain_sorted(hx__heap *h, hx__cand *out) {
     for (size_t i = 0; i < n; i++) out[i] = hx__heap_pop(h);
   }
   return n;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+void hx__sort_u32(uint32_t *v, size_t n) {
+  size_t i = 1;
+  while (i < n && v[i - 1] <= v[i]) i++;
+  if (i >= n) return;
+  if (n < 64) { /* insertion sort from the first descent */
+    for (; i < n; i++) {
+      uint32_t x = v[i];
+      size_t j = i;
+      for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+      v[j] = x;
+    }
+    return;
+  }
+  uint32_t *tmp = malloc(n * sizeof *tmp);
+  if (!tmp) {
+    qsort(v, n, sizeof *v, cmp_u32);
+    return;
+  }
+  uint32_t *src = v, *dst = tmp;
+  for (int shift = 0; shift < 33; shift += 11) {
+    size_t cnt[2048] = {0};
+    for (size_t k = 0; k < n; k++) cnt[(src[k] >> shift) & 2047]++;
+    size_t sum = 0;
+    for (size_t b = 0; b < 2048; b++) {
+      size_t c = cnt[b];
+      cnt[b] = sum;
+      sum += c;
+    }
+    for (size_t k = 0; k < n; k++) dst[cnt[(src[k] >> shift) & 2047]++] = src[k];
+    uint32_t *t = src;
+    src = dst;
+    dst = t;
+  }
+  /* three passes: the result is in tmp */
+  memcpy(v, src, n * sizeof *v);
+  free(tmp);
 }
 
 /* ---- memory ---- */
