@@ -645,12 +645,12 @@ static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *er
   if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
-#define NARR 12
+#define NARR 13
   hx_buf b[NARR];
   for (size_t i = 0; i < NARR; i++) arr_open(&b[i]);
   hx_buf *a_id = &b[0], *a_kind = &b[1], *a_res = &b[2], *a_err = &b[3], *a_nb = &b[4];
   hx_buf *e_id = &b[5], *e_ts = &b[6], *e_prev = &b[7], *e_next = &b[8], *e_detail = &b[9];
-  hx_buf *a_pst = &b[10], *a_patt = &b[11];
+  hx_buf *a_pst = &b[10], *a_patt = &b[11], *a_sts = &b[12];
   for (size_t i = 0; i < n; i++) {
     const hx_job_outcome *oc = &o[i];
     char ts[32], *res = oc->ok && oc->result ? hx_json_compact(oc->result) : NULL;
@@ -665,8 +665,9 @@ static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *er
     snprintf(ts, sizeof ts, "%d", oc->prev_attempt);
     arr_add(a_pst, oc->direct ? oc->prev_status : NULL);
     arr_add(a_patt, oc->direct ? ts : NULL);
+    snprintf(ts, sizeof ts, "%.6f", oc->started_ts);
+    arr_add(a_sts, oc->direct ? ts : NULL);
     if (oc->direct) {
-      snprintf(ts, sizeof ts, "%.6f", oc->started_ts);
       arr_add(e_id, oc->job_id);
       arr_add(e_ts, ts);
       arr_add(e_prev, oc->prev_status);
@@ -694,11 +695,12 @@ static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *er
   for (size_t i = 0; i < NARR; i++) v[i] = arr_close(&b[i]);
   int rc = cmd_named(c, err, "hx_finish",
       "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $11::text[],"
-      "   $12::int[]) AS o(id, kind, res, err, nb, pst, patt)),"
+      "   $12::int[], $13::text[]) AS o(id, kind, res, err, nb, pst, patt, sts)),"
       " upd AS (UPDATE job SET"
       "   status = (CASE o.kind WHEN 'ok' THEN 'succeeded' WHEN 'retry' THEN 'queued' ELSE 'failed' END)::job_status,"
       "   attempt = job.attempt + CASE WHEN o.pst IS NULL THEN 0 ELSE 1 END,"
-      "   started_at = CASE WHEN o.pst IS NULL THEN job.started_at ELSE COALESCE(job.started_at, NOW()) END,"
+      "   started_at = CASE WHEN o.pst IS NULL THEN job.started_at"
+      "     ELSE COALESCE(job.started_at, to_timestamp(o.sts::double precision)) END,"
       "   stage = CASE WHEN o.kind = 'ok' THEN 'completed' WHEN o.pst IS NULL THEN job.stage ELSE 'initializing' END,"
       "   progress = CASE WHEN o.kind = 'ok' THEN 100 WHEN o.pst IS NULL THEN job.progress ELSE 0 END,"
       "   result = CASE o.kind WHEN 'ok' THEN o.res::jsonb ELSE job.result END,"
