@@ -92,7 +92,9 @@ size_t hx_json_f32(float v, char *out) {
     memcpy(p, p > out ? "0.0" : "0", p > out ? 4 : 2);
     return strlen(out);
   }
-  int e = (int)floor(log10(a)), used = e;
+  int be;
+  frexp(a, &be);   /* a in [2^(be-1), 2^be): log10(a) from the binary exponent, at most one too small */
+  int e = (int)floor((be - 1) * 0.30102999566398120), used = e;
   uint64_t m = 0;
   for (int tries = 0; tries < 3; tries++) {
     int k = 8 - (used = e);   /* float32: e in [-45, 38], so |k| <= 53 */
