@@ -6,9 +6,10 @@ job.finished_at. Prints one JSON line like the embedded run.
 
 With HX_PROFILE=1 it also prints (to stderr) where the time went: CPU seconds
 per 1,000 jobs of each process group (API, workers, the Qdrant-compatible
-vector store, PostgreSQL backends, Redis, load generator), PostgreSQL WAL records/writes/fsyncs per job (pg_stat_wal),
-the statements by calls per job and total time (pg_stat_statements) and the
-Redis commands per job (INFO commandstats)."""
+vector store, PostgreSQL backends, Redis, load generator), PostgreSQL WAL
+records/writes/fsyncs per job (pg_stat_wal), the statements by calls per job
+and total time (pg_stat_statements) and the Redis commands per job (INFO
+commandstats). HX_PERF=GROUP:FILE records 4 s of `perf record -g` of one group."""
 import json
 import os
 import resource
