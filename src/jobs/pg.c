@@ -518,12 +518,17 @@ static json_t *step_detail(const char *stage, int progress) {
   return json_pack("{s:s,s:i}", "stage", stage, "progress", progress);
 }
 
-/* One statement for the whole batch: mark the jobs that may start running and
- * record their events. */
-static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
-                    hx_err *err) {
+/* start (write = 1) and peek (write = 0) of a batch, as one statement each.
+ * Both send the ids and reclaimed flags as arrays and answer rows of (id,
+ * attempt, was running): ok[i] = 1 for the jobs that may run. */
+static int start_or_peek(hx_ledger *l, int write, const char *const *ids, const int *reclaimed, size_t n, int *ok,
+                         int *attempt, int *running, hx_err *err) {
   pg_ledger *p = PG(l);
-  for (size_t i = 0; i < n; i++) started[i] = 0;
+  for (size_t i = 0; i < n; i++) {
+    ok[i] = 0;
+    if (attempt) attempt[i] = 0;
+    if (running) running[i] = 0;
+  }
   if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
@@ -536,10 +541,12 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
   }
   const char *v[2] = {arr_close(&a_ids), arr_close(&a_rec)};
   int rc = 0;
-  /* prev is read without a lock; the UPDATE takes the row locks and, when a
-   * row changed meanwhile (another worker started it), re-checks it against
-   * the status and attempt read: only one of two racing starts wins */
-  PGresult *r = qn(c, err, "hx_start",
+  /* start: prev is read without a lock; the UPDATE takes the row locks and,
+   * when a row changed meanwhile (another worker started it), re-checks it
+   * against the status and attempt read: only one of two racing starts wins.
+   * peek writes nothing (no WAL, no commit flush): finish() with direct = 1
+   * makes the same check and writes the start with the outcome. */
+  PGresult *r = write ? qn(c, err, "hx_start",
       "WITH ids AS (SELECT * FROM unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed)),"
       " prev AS (SELECT j.id, j.status, j.attempt FROM job j JOIN ids ON ids.id = j.id"
       "   WHERE j.status = 'queued' OR (j.status = 'running' AND ids.reclaimed)),"
@@ -549,15 +556,20 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
       "   RETURNING job.id, job.attempt, prev.status::text AS status),"
       " ev AS (INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
       "   SELECT id, clock_timestamp(), status, 'running', '{\"stage\":\"initializing\",\"progress\":0}'::jsonb FROM upd)"
-      " SELECT id::text, attempt FROM upd", 2, v);
+      " SELECT id::text, attempt, status = 'running' FROM upd", 2, v)
+    : qn(c, err, "hx_peek",
+      "SELECT j.id::text, j.attempt, j.status = 'running' FROM job j"
+      " JOIN unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed) ON t.id = j.id"
+      " WHERE j.status = 'queued' OR (j.status = 'running' AND t.reclaimed)", 2, v);
   if (!r) {
     rc = DBERR;
   } else {
     for (int k = 0; k < PQntuples(r); k++)
       for (size_t i = 0; i < n; i++)
-        if (!started[i] && !strcmp(ids[i], PQgetvalue(r, k, 0))) {
-          started[i] = 1;
+        if (!ok[i] && !strcmp(ids[i], PQgetvalue(r, k, 0))) {
+          ok[i] = 1;
           if (attempt) attempt[i] = atoi(PQgetvalue(r, k, 1));
+          if (running) running[i] = PQgetvalue(r, k, 2)[0] == 't';
           break;
         }
     PQclear(r);
@@ -568,46 +580,16 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
   return rc;
 }
 
-/* The read-only start (see store.h): which jobs may run, at which attempt. No
- * write, so no WAL and no commit flush; finish() with direct = 1 writes the
- * start together with the outcome. */
+/* Mark the jobs that may start running and record their events. */
+static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
+                    hx_err *err) {
+  return start_or_peek(l, 1, ids, reclaimed, n, started, attempt, NULL, err);
+}
+
+/* The read-only start (see store.h). */
 static int pg_peek(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *runnable, int *attempt,
                    int *running, hx_err *err) {
-  pg_ledger *p = PG(l);
-  for (size_t i = 0; i < n; i++) runnable[i] = attempt[i] = running[i] = 0;
-  if (n == 0) return 0;
-  PGconn *c = pool_get(p, err);
-  if (!c) return DBERR;
-  hx_buf a_ids, a_rec;
-  arr_open(&a_ids);
-  arr_open(&a_rec);
-  for (size_t i = 0; i < n; i++) {
-    arr_add(&a_ids, ids[i]);
-    arr_add(&a_rec, (reclaimed && reclaimed[i]) ? "t" : "f");
-  }
-  const char *v[2] = {arr_close(&a_ids), arr_close(&a_rec)};
-  int rc = 0;
-  PGresult *r = qn(c, err, "hx_peek",
-      "SELECT j.id::text, j.attempt, j.status = 'running' FROM job j"
-      " JOIN unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed) ON t.id = j.id"
-      " WHERE j.status = 'queued' OR (j.status = 'running' AND t.reclaimed)", 2, v);
-  if (!r) {
-    rc = DBERR;
-  } else {
-    for (int k = 0; k < PQntuples(r); k++)
-      for (size_t i = 0; i < n; i++)
-        if (!runnable[i] && !strcmp(ids[i], PQgetvalue(r, k, 0))) {
-          runnable[i] = 1;
-          attempt[i] = atoi(PQgetvalue(r, k, 1));
-          running[i] = PQgetvalue(r, k, 2)[0] == 't';
-          break;
-        }
-    PQclear(r);
-  }
-  hx_buf_release(&a_ids);
-  hx_buf_release(&a_rec);
-  pool_put(p, c);
-  return rc;
+  return start_or_peek(l, 0, ids, reclaimed, n, runnable, attempt, running, err);
 }
 
 static int pg_progress(hx_ledger *l, const char *job_id, const char *stage, int progress) {
