@@ -5,10 +5,11 @@ loaded by the same C load generator; completion times come from PostgreSQL's
 job.finished_at. Prints one JSON line like the embedded run.
 
 With HX_PROFILE=1 it also prints (to stderr) where the time went: CPU seconds
-per 1,000 jobs of each process group (API, workers, PostgreSQL backends, Redis,
-load generator), PostgreSQL WAL records/writes/fsyncs per job (pg_stat_wal),
-the statements by calls per job and total time (pg_stat_statements) and the
-Redis commands per job (INFO commandstats)."""
+per 1,000 jobs of each process group (API, workers, the Qdrant-compatible
+vector store, PostgreSQL backends, Redis, load generator), PostgreSQL WAL
+records/writes/fsyncs per job (pg_stat_wal), the statements by calls per job
+and total time (pg_stat_statements) and the Redis commands per job (INFO
+commandstats). HX_PERF=GROUP:FILE records 4 s of `perf record -g` of one group."""
 import json
 import os
 import resource
@@ -71,6 +72,7 @@ try:
     postmaster = int(open(os.path.join(c.pg.data, "postmaster.pid")).readline())
     groups = {"api": lambda: sum(cpu(a.proc.pid)[0] for a in c.apis),
               "workers": lambda: sum(cpu(w.proc.pid)[0] for w in c.workers),
+              "vstore": lambda: cpu(c.qdrant.proc.pid)[0],
               "postgres": lambda: pg_cpu(postmaster), "redis": lambda: cpu(c.redis.proc.pid)[0],
               "loadgen": lambda: resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime +
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime}
@@ -81,11 +83,19 @@ try:
     cpu0 = {k: f() for k, f in groups.items()}
     lg = subprocess.Popen([loadgen, str(c.port), tok, str(n), str(clients), "-"], stdout=subprocess.PIPE, text=True,
                           env={**os.environ, "LOADGEN_DUMP": dump})
-    if os.environ.get("HX_PERF_PG"):  # perf record of the PostgreSQL backends for 4 s, 2 s into the run
+    # perf record of one process group for 4 s, 2 s into the run:
+    # HX_PERF_PG=FILE (PostgreSQL backends) or HX_PERF=GROUP:FILE (api, workers, vstore)
+    perf = ("postgres:" + os.environ["HX_PERF_PG"]) if os.environ.get("HX_PERF_PG") else os.environ.get("HX_PERF")
+    if perf:
+        what, out_file = perf.split(":", 1)
         time.sleep(2)
-        pids = [d for d in os.listdir("/proc") if d.isdigit() and cpu(int(d))[1] == postmaster]
-        subprocess.run(["perf", "record", "-g", "-o", os.environ["HX_PERF_PG"], "-p", ",".join(pids), "--", "sleep",
-                        "4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if what == "postgres":
+            pids = [d for d in os.listdir("/proc") if d.isdigit() and cpu(int(d))[1] == postmaster]
+        else:
+            procs = {"api": c.apis, "workers": c.workers, "vstore": [c.qdrant]}[what]
+            pids = [str(x.proc.pid) for x in procs]
+        subprocess.run(["perf", "record", "-g", "-o", out_file, "-p", ",".join(pids), "--", "sleep", "4"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = lg.communicate()[0]
     if lg.returncode:
         raise SystemExit("loadgen failed: %s" % out)

@@ -123,7 +123,6 @@ typedef struct {
   /* creates waiting to be inserted together (see pg_create), under mu */
   struct create_req *cq_head, **cq_tail;
   int cq_leaders;
-  pthread_cond_t cq_cv;
 } pg_ledger;
 
 #define PG(l) ((pg_ledger *)(l))
@@ -268,6 +267,7 @@ typedef struct create_req {
   int *created;
   int rc, taken, done;   /* taken: in a leader's batch; done: its outcome is set */
   hx_err err;
+  pthread_cond_t cv;     /* its caller waits here: woken alone, not with every other caller */
   struct create_req *next;
 } create_req;
 
@@ -363,12 +363,13 @@ static void create_batch(pg_ledger *p, create_req **reqs, size_t n) {
 static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRLEN + 1], int *created, hx_err *err) {
   pg_ledger *p = PG(l);
   create_req me = {.j = j, .id_out = id_out, .created = created, .rc = CREATE_PENDING};
+  pthread_cond_init(&me.cv, NULL);
   pthread_mutex_lock(&p->mu);
   *p->cq_tail = &me;
   p->cq_tail = &me.next;
   while (!me.done) {
     if (me.taken || p->cq_leaders >= CREATE_LEADERS) {
-      pthread_cond_wait(&p->cq_cv, &p->mu);
+      pthread_cond_wait(&me.cv, &p->mu);
       continue;
     }
     /* lead: take the queue from its head (me included, unless more than a
@@ -386,10 +387,17 @@ static int pg_create(hx_ledger *l, const hx_job_new *j, char id_out[HX_UUID_STRL
     create_batch(p, batch, n);
     pthread_mutex_lock(&p->mu);
     p->cq_leaders--;
-    for (size_t i = 0; i < n; i++) batch[i]->done = 1;
-    pthread_cond_broadcast(&p->cq_cv);
+    /* wake exactly the callers of this batch (each leaves only after it
+     * re-takes mu, so its cv outlives the signal) and, as a leader's place is
+     * free, the first queued request, to lead the next batch */
+    for (size_t i = 0; i < n; i++) {
+      batch[i]->done = 1;
+      pthread_cond_signal(&batch[i]->cv);
+    }
+    if (p->cq_head) pthread_cond_signal(&p->cq_head->cv);
   }
   pthread_mutex_unlock(&p->mu);
+  pthread_cond_destroy(&me.cv);
   if (me.rc && err) *err = me.err;
   return me.rc;
 }
@@ -510,12 +518,17 @@ static json_t *step_detail(const char *stage, int progress) {
   return json_pack("{s:s,s:i}", "stage", stage, "progress", progress);
 }
 
-/* One statement for the whole batch: mark the jobs that may start running and
- * record their events. */
-static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
-                    hx_err *err) {
+/* start (write = 1) and peek (write = 0) of a batch, as one statement each.
+ * Both send the ids and reclaimed flags as arrays and answer rows of (id,
+ * attempt, was running): ok[i] = 1 for the jobs that may run. */
+static int start_or_peek(hx_ledger *l, int write, const char *const *ids, const int *reclaimed, size_t n, int *ok,
+                         int *attempt, int *running, hx_err *err) {
   pg_ledger *p = PG(l);
-  for (size_t i = 0; i < n; i++) started[i] = 0;
+  for (size_t i = 0; i < n; i++) {
+    ok[i] = 0;
+    if (attempt) attempt[i] = 0;
+    if (running) running[i] = 0;
+  }
   if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
@@ -528,10 +541,12 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
   }
   const char *v[2] = {arr_close(&a_ids), arr_close(&a_rec)};
   int rc = 0;
-  /* prev is read without a lock; the UPDATE takes the row locks and, when a
-   * row changed meanwhile (another worker started it), re-checks it against
-   * the status and attempt read: only one of two racing starts wins */
-  PGresult *r = qn(c, err, "hx_start",
+  /* start: prev is read without a lock; the UPDATE takes the row locks and,
+   * when a row changed meanwhile (another worker started it), re-checks it
+   * against the status and attempt read: only one of two racing starts wins.
+   * peek writes nothing (no WAL, no commit flush): finish() with direct = 1
+   * makes the same check and writes the start with the outcome. */
+  PGresult *r = write ? qn(c, err, "hx_start",
       "WITH ids AS (SELECT * FROM unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed)),"
       " prev AS (SELECT j.id, j.status, j.attempt FROM job j JOIN ids ON ids.id = j.id"
       "   WHERE j.status = 'queued' OR (j.status = 'running' AND ids.reclaimed)),"
@@ -541,15 +556,20 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
       "   RETURNING job.id, job.attempt, prev.status::text AS status),"
       " ev AS (INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
       "   SELECT id, clock_timestamp(), status, 'running', '{\"stage\":\"initializing\",\"progress\":0}'::jsonb FROM upd)"
-      " SELECT id::text, attempt FROM upd", 2, v);
+      " SELECT id::text, attempt, status = 'running' FROM upd", 2, v)
+    : qn(c, err, "hx_peek",
+      "SELECT j.id::text, j.attempt, j.status = 'running' FROM job j"
+      " JOIN unnest($1::uuid[], $2::bool[]) AS t(id, reclaimed) ON t.id = j.id"
+      " WHERE j.status = 'queued' OR (j.status = 'running' AND t.reclaimed)", 2, v);
   if (!r) {
     rc = DBERR;
   } else {
     for (int k = 0; k < PQntuples(r); k++)
       for (size_t i = 0; i < n; i++)
-        if (!started[i] && !strcmp(ids[i], PQgetvalue(r, k, 0))) {
-          started[i] = 1;
+        if (!ok[i] && !strcmp(ids[i], PQgetvalue(r, k, 0))) {
+          ok[i] = 1;
           if (attempt) attempt[i] = atoi(PQgetvalue(r, k, 1));
+          if (running) running[i] = PQgetvalue(r, k, 2)[0] == 't';
           break;
         }
     PQclear(r);
@@ -558,6 +578,18 @@ static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, 
   hx_buf_release(&a_rec);
   pool_put(p, c);
   return rc;
+}
+
+/* Mark the jobs that may start running and record their events. */
+static int pg_start(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *started, int *attempt,
+                    hx_err *err) {
+  return start_or_peek(l, 1, ids, reclaimed, n, started, attempt, NULL, err);
+}
+
+/* The read-only start (see store.h). */
+static int pg_peek(hx_ledger *l, const char *const *ids, const int *reclaimed, size_t n, int *runnable, int *attempt,
+                   int *running, hx_err *err) {
+  return start_or_peek(l, 0, ids, reclaimed, n, runnable, attempt, running, err);
 }
 
 static int pg_progress(hx_ledger *l, const char *job_id, const char *stage, int progress) {
@@ -585,17 +617,22 @@ static int pg_progress(hx_ledger *l, const char *job_id, const char *stage, int 
 /* One statement for the whole batch (no explicit transaction, so one round
  * trip and one commit): UPDATE every job still running to its outcome and
  * INSERT the step and outcome events of the jobs that UPDATE changed. A job no
- * longer running (finished by an earlier delivery) gets nothing. The outbox
- * row is long gone: it was deleted when the queue took the message. */
+ * longer running (finished by an earlier delivery) gets nothing. A direct
+ * outcome (the job was peeked, not started) applies only while the job still
+ * has the status and attempt peek() saw -- the check start() makes, so of two
+ * racing deliveries one wins -- and records the start too. The outbox row is
+ * long gone: it was deleted when the queue took the message. */
 static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err) {
   pg_ledger *p = PG(l);
   if (n == 0) return 0;
   PGconn *c = pool_get(p, err);
   if (!c) return DBERR;
-  hx_buf b[10];
-  for (size_t i = 0; i < 10; i++) arr_open(&b[i]);
+#define NARR 13
+  hx_buf b[NARR];
+  for (size_t i = 0; i < NARR; i++) arr_open(&b[i]);
   hx_buf *a_id = &b[0], *a_kind = &b[1], *a_res = &b[2], *a_err = &b[3], *a_nb = &b[4];
   hx_buf *e_id = &b[5], *e_ts = &b[6], *e_prev = &b[7], *e_next = &b[8], *e_detail = &b[9];
+  hx_buf *a_pst = &b[10], *a_patt = &b[11], *a_sts = &b[12];
   for (size_t i = 0; i < n; i++) {
     const hx_job_outcome *oc = &o[i];
     char ts[32], *res = oc->ok && oc->result ? hx_json_compact(oc->result) : NULL;
@@ -606,6 +643,19 @@ static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *er
     arr_add(a_err, oc->ok ? NULL : (oc->error ? oc->error : ""));
     arr_add(a_nb, ts);
     free(res);
+    /* direct: prev_status and prev_attempt, else NULL (the job must be running) */
+    snprintf(ts, sizeof ts, "%d", oc->prev_attempt);
+    arr_add(a_pst, oc->direct ? oc->prev_status : NULL);
+    arr_add(a_patt, oc->direct ? ts : NULL);
+    snprintf(ts, sizeof ts, "%.6f", oc->started_ts);
+    arr_add(a_sts, oc->direct ? ts : NULL);
+    if (oc->direct) {
+      arr_add(e_id, oc->job_id);
+      arr_add(e_ts, ts);
+      arr_add(e_prev, oc->prev_status);
+      arr_add(e_next, "running");
+      arr_add(e_detail, "{\"stage\":\"initializing\",\"progress\":0}");
+    }
     for (size_t st = 0; st <= oc->nsteps; st++) {
       json_t *d = st < oc->nsteps ? step_detail(oc->steps[st].stage, oc->steps[st].progress)
                 : oc->ok ? json_pack("{s:s,s:i,s:O?}", "stage", "completed", "progress", 100, "result", oc->result)
@@ -623,28 +673,33 @@ static int pg_finish(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *er
       free(dj);
     }
   }
-  const char *v[10];
-  for (size_t i = 0; i < 10; i++) v[i] = arr_close(&b[i]);
+  const char *v[NARR];
+  for (size_t i = 0; i < NARR; i++) v[i] = arr_close(&b[i]);
   int rc = cmd_named(c, err, "hx_finish",
-      "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
-      "   AS o(id, kind, res, err, nb)),"
+      "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $11::text[],"
+      "   $12::int[], $13::text[]) AS o(id, kind, res, err, nb, pst, patt, sts)),"
       " upd AS (UPDATE job SET"
       "   status = (CASE o.kind WHEN 'ok' THEN 'succeeded' WHEN 'retry' THEN 'queued' ELSE 'failed' END)::job_status,"
-      "   stage = CASE o.kind WHEN 'ok' THEN 'completed' ELSE job.stage END,"
-      "   progress = CASE o.kind WHEN 'ok' THEN 100 ELSE job.progress END,"
+      "   attempt = job.attempt + CASE WHEN o.pst IS NULL THEN 0 ELSE 1 END,"
+      "   started_at = CASE WHEN o.pst IS NULL THEN job.started_at"
+      "     ELSE COALESCE(job.started_at, to_timestamp(o.sts::double precision)) END,"
+      "   stage = CASE WHEN o.kind = 'ok' THEN 'completed' WHEN o.pst IS NULL THEN job.stage ELSE 'initializing' END,"
+      "   progress = CASE WHEN o.kind = 'ok' THEN 100 WHEN o.pst IS NULL THEN job.progress ELSE 0 END,"
       "   result = CASE o.kind WHEN 'ok' THEN o.res::jsonb ELSE job.result END,"
       "   last_error_code = CASE o.kind WHEN 'ok' THEN job.last_error_code ELSE o.kind END,"
       "   last_error_message = CASE o.kind WHEN 'ok' THEN job.last_error_message ELSE left(o.err, 2048) END,"
       "   updated_at = NOW(),"
       "   finished_at = CASE o.kind WHEN 'retry' THEN NULL ELSE NOW() END,"
       "   next_run_at = CASE o.kind WHEN 'retry' THEN to_timestamp(o.nb::double precision) ELSE NULL END"
-      "   FROM o WHERE job.id = o.id AND job.status = 'running' RETURNING job.id)"
+      "   FROM o WHERE job.id = o.id AND CASE WHEN o.pst IS NULL THEN job.status = 'running'"
+      "     ELSE job.status = o.pst::job_status AND job.attempt = o.patt END RETURNING job.id)"
       " INSERT INTO job_event(job_id, ts, prev_status, next_status, detail_json)"
       " SELECT e.id, to_timestamp(e.ts::double precision), e.prev, e.next, e.detail::jsonb"
       " FROM unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY"
       "   AS e(id, ts, prev, next, detail, ord)"
-      " WHERE e.id IN (SELECT id FROM upd) ORDER BY e.ord", 10, v);
-  for (size_t i = 0; i < 10; i++) hx_buf_release(&b[i]);
+      " WHERE e.id IN (SELECT id FROM upd) ORDER BY e.ord", NARR, v);
+  for (size_t i = 0; i < NARR; i++) hx_buf_release(&b[i]);
+#undef NARR
   pool_put(p, c);
   return rc;
 }
@@ -705,7 +760,6 @@ static void pg_close(hx_ledger *l) {
   if (p->claim_conn) PQfinish(p->claim_conn);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
-  pthread_cond_destroy(&p->cq_cv);
   free(p->conninfo);
   free(p);
 }
@@ -798,7 +852,7 @@ static int pg_asset_get(hx_ledger *l, const char *org, const char *asset_id, hx_
 
 static const hx_ledger_ops pg_ops = {
     .close = pg_close, .create = pg_create, .get = pg_get, .claim = pg_claim, .claimed = pg_claimed,
-    .start = pg_start, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .prune = pg_prune,
+    .start = pg_start, .peek = pg_peek, .progress = pg_progress, .finish = pg_finish, .recover = pg_recover, .prune = pg_prune,
     .stats = pg_stats,
     .asset_put = pg_asset_put, .asset_get = pg_asset_get, .asset_done = pg_asset_done,
     .asset_delete = pg_asset_delete,
@@ -858,7 +912,6 @@ int hx_ledger_open_pg(const char *conninfo, hx_ledger **out, hx_err *err) {
   p->conninfo = strdup(conninfo ? conninfo : "");
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
-  pthread_cond_init(&p->cq_cv, NULL);
   p->cq_tail = &p->cq_head;
   /* check the schema at start: a clear error beats failing on the first request */
   PGconn *c = pool_get(p, err);

@@ -77,6 +77,15 @@ typedef struct hx_job_outcome {
   const char *error;          /* on failure */
   int retry;                  /* on failure: 1 = re-queue (not_before), 0 = terminal failed */
   double not_before;
+  /* direct = 1: the job was peek()ed, not start()ed. The outcome applies only
+   * while the job is still in prev_status ("queued", or "running" for a
+   * reclaimed delivery) with attempt prev_attempt, and it records the start as
+   * well (attempt+1, started_at, the "initializing"/0 event at started_ts), in
+   * the same statement: one commit for the whole attempt. */
+  int direct;
+  const char *prev_status;
+  int prev_attempt;
+  double started_ts;
 } hx_job_outcome;
 
 typedef struct hx_ledger_stats {
@@ -122,6 +131,16 @@ typedef struct hx_ledger_ops {
    * terminal, unknown or running elsewhere (skip it). */
   int (*start)(hx_ledger *l, const char *const *job_ids, const int *reclaimed, size_t n, int *started, int *attempt,
                hx_err *err);
+  /* Optional (NULL when the backend has none): the read-only half of start()
+   * for actors that run in milliseconds. For each job: runnable[i] = 1 when
+   * start() would accept it (queued, or running and reclaimed[i]), with its
+   * current attempt and running[i] = 1 if it is "running". Nothing is written:
+   * the caller runs the actor and records start and outcome with one finish()
+   * (direct = 1), which applies only if the job did not change meanwhile. A
+   * terminal job is still never run again; the job is simply not seen
+   * "running" while such an actor works. */
+  int (*peek)(hx_ledger *l, const char *const *job_ids, const int *reclaimed, size_t n, int *runnable, int *attempt,
+              int *running, hx_err *err);
   /* Record intermediate progress (best-effort, not waited for). */
   int (*progress)(hx_ledger *l, const char *job_id, const char *stage, int progress);
   int (*finish)(hx_ledger *l, const hx_job_outcome *o, size_t n, hx_err *err);

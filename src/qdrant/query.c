@@ -221,24 +221,35 @@ static int nearest(qd_ctx *x, const json_t *node, const json_t *vin, const json_
   } else if ((rc = hx__qd_parse_vector_input(vin, "query", &x->a, &q, err))) {
     return rc;
   }
+  /* from here on excl is owned: errors leave through done */
   if (q.sp_idx) {
-    if (hx__qd_sparse_index(x->c, using) < 0)
-      return hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: Not existing vector name error: %s%s", using,
-                          *using ? "" : "(a sparse query needs `using` naming a sparse vector)");
+    if (hx__qd_sparse_index(x->c, using) < 0) {
+      rc = hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: Not existing vector name error: %s%s", using,
+                        *using ? "" : "(a sparse query needs `using` naming a sparse vector)");
+      goto done;
+    }
   } else {
     int vi = hx__qd_dense_index(x->c, using);
-    if (vi < 0) return hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: Not existing vector name error: %s", using);
-    if (q.dim != x->c->dim[vi])
-      return hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: Vector dimension error: expected dim: %u, got %u",
-                          x->c->dim[vi], q.dim);
+    if (vi < 0) {
+      rc = hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: Not existing vector name error: %s", using);
+      goto done;
+    }
+    if (q.dim != x->c->dim[vi]) {
+      rc = hx_err_setst(err, HX_EBADREQ, 400, "Wrong input: Vector dimension error: expected dim: %u, got %u",
+                        x->c->dim[vi], q.dim);
+      goto done;
+    }
     out->small_better = x->c->euclid[vi];
   }
   q.vector = using;
   q.limit = limit;
-  if ((rc = parse_params(json_object_get(node, "params"), &q, err))) return rc;
+  if ((rc = parse_params(json_object_get(node, "params"), &q, err))) goto done;
   const json_t *st = json_object_get(node, "score_threshold");
   if (st && !json_is_null(st)) {
-    if (!json_is_number(st)) return hx__qd_bad(err, "score_threshold: expected a number");
+    if (!json_is_number(st)) {
+      rc = hx__qd_bad(err, "score_threshold: expected a number");
+      goto done;
+    }
     q.has_threshold = 1;
     q.score_threshold = (float)json_number_value(st);
   }

@@ -75,6 +75,60 @@ static int put_real(double d, hx_buf *out) {
   return hx_buf_adds(out, tmp);
 }
 
+/* m = round(a * 10^(8-e)) has 9 digits. Double arithmetic is off by far less
+ * than one unit of the 9th digit, so the decimal written is within 5.0001e-9
+ * (relative) of v, while the nearest other float is at least 2^-24 ~ 5.96e-8
+ * away: it reads back as v. */
+size_t hx_json_f32(float v, char *out) {
+  static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+                               1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  char *p = out;
+  double a = v;
+  if (signbit(v)) {
+    *p++ = '-';
+    a = -a;
+  }
+  if (a == 0) {   /* "-0" would read back as the integer 0: -0.0 keeps the sign */
+    memcpy(p, p > out ? "0.0" : "0", p > out ? 4 : 2);
+    return strlen(out);
+  }
+  int be;
+  frexp(a, &be);   /* a in [2^(be-1), 2^be): log10(a) from the binary exponent, at most one too small */
+  int e = (int)floor((be - 1) * 0.30102999566398120), used = e;
+  uint64_t m = 0;
+  for (int tries = 0; tries < 3; tries++) {
+    int k = 8 - (used = e);   /* float32: e in [-45, 38], so |k| <= 53 */
+    double s = a;
+    for (; k > 22; k -= 22) s *= p10[22];
+    for (; k < -22; k += 22) s /= p10[22];
+    s = k >= 0 ? s * p10[k] : s / p10[-k];
+    m = (uint64_t)(s + 0.5);
+    if (m >= 1000000000u) e++;        /* log10 rounded up to the next power, or 9.999999995e.. */
+    else if (m < 100000000u) e--;
+    else break;
+  }
+  int exp = used - 8;   /* m * 10^exp is v, whichever try ended the loop */
+  while (m % 10 == 0) {
+    m /= 10;
+    exp++;
+  }
+  char dig[24];
+  int nd = 0;
+  do dig[nd++] = (char)('0' + m % 10); while ((m /= 10) != 0);
+  while (nd) *p++ = dig[--nd];
+  if (exp) {
+    *p++ = 'e';
+    if (exp < 0) {
+      *p++ = '-';
+      exp = -exp;
+    }
+    if (exp >= 10) *p++ = (char)('0' + exp / 10);
+    *p++ = (char)('0' + exp % 10);
+  }
+  *p = 0;
+  return (size_t)(p - out);
+}
+
 static int cmp_keys(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }

@@ -34,6 +34,7 @@
 #include "vstore/vstore.h"
 #include "vec/vec.h"
 #include "util/buf.h"
+#include "util/json.h"
 
 #include <curl/curl.h>
 #include <float.h>
@@ -331,7 +332,10 @@ static int add_floats(hx_buf *b, const float *v, size_t n, hx_err *err) {
   int rc = hx_buf_adds(b, "[");
   for (size_t i = 0; !rc && i < n; i++) {
     if (!isfinite(v[i])) return hx_err_set(err, HX_EINVAL, "vector value %zu is not a finite number", i);
-    rc = hx_buf_addf(b, i ? ",%.9g" : "%.9g", (double)v[i]);
+    char num[HX_JSON_F32_MAX + 1];
+    num[0] = ',';
+    size_t len = hx_json_f32(v[i], num + 1);
+    rc = hx_buf_add(b, i ? num : num + 1, i ? len + 1 : len);
   }
   if (!rc) rc = hx_buf_adds(b, "]");
   return rc ? hx_err_set(err, rc, "request body too large") : 0;

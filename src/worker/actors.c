@@ -173,8 +173,8 @@ static void process_mock_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
   }
 }
 
-static const hx_actor mock_embedding = {"mock_embedding", 1, mock_embedding_run, NULL};
-static const hx_actor process_mock = {"process_mock", 0, process_mock_run, NULL};
+static const hx_actor mock_embedding = {"mock_embedding", 1, mock_embedding_run, NULL, 1};
+static const hx_actor process_mock = {"process_mock", 0, process_mock_run, NULL, 0};
 
 const hx_actor *hx_actor_find(const char *task_name) {
   static const hx_actor *const actors[] = {&mock_embedding, &process_mock, &hx_actor_embed_text, &hx_actor_embed_batch,

@@ -37,6 +37,10 @@ typedef struct hx_run {
   char error[512];
   hx_job_step steps[HX_RUN_MAX_STEPS];
   size_t nsteps;
+  /* a quick actor's run on a ledger with peek(): not start()ed; its outcome
+   * records the start too (see hx_job_outcome.direct) */
+  int direct, prev_running, prev_attempt;
+  double started_ts;
 } hx_run;
 
 typedef struct hx_actor {
@@ -47,6 +51,10 @@ typedef struct hx_actor {
    * without retry) is committed -- for clean-up that must not happen while
    * the job may still run again (e.g. deleting its uploaded file). */
   void (*ended)(hx_actor_ctx *ctx, const hx_run *run);
+  /* Runs in milliseconds (no model, no I/O but one store call): where the
+   * ledger has peek(), the job is not marked running first -- start and
+   * outcome are written in one statement, a commit less per batch. */
+  int quick;
 } hx_actor;
 
 const hx_actor *hx_actor_find(const char *task_name);

@@ -286,4 +286,4 @@ static void process_ended(hx_actor_ctx *ctx, const hx_run *r) {
     hx_log(HX_LOG_WARN, "upload_unlink_failed", json_pack("{s:s,s:s}", "path", path, "error", strerror(errno)));
 }
 
-const hx_actor hx_actor_process_asset = {"process_asset", 0, process_run, process_ended};
+const hx_actor hx_actor_process_asset = {"process_asset", 0, process_run, process_ended, 0};

@@ -259,5 +259,5 @@ static void embed_batch_run(hx_actor_ctx *ctx, hx_run *runs, size_t n) {
   for (size_t i = 0; i < n; i++) embed_batch_one(ctx, &runs[i]);
 }
 
-const hx_actor hx_actor_embed_text = {"dispatch_embed_text", 1, embed_text_run, NULL};
-const hx_actor hx_actor_embed_batch = {"embed_batch", 0, embed_batch_run, NULL};
+const hx_actor hx_actor_embed_text = {"dispatch_embed_text", 1, embed_text_run, NULL, 0};
+const hx_actor hx_actor_embed_batch = {"embed_batch", 0, embed_batch_run, NULL, 0};

@@ -45,7 +45,9 @@ static void record(hx_workers *w, hx_run *all, size_t nall) {
     if (r->interrupted) continue;
     int retry = !r->ok && r->retryable && r->attempt < w->ctx.cfg->job_max_retries + 1;
     oc[n] = (hx_job_outcome){.job_id = r->msg->job_id, .steps = r->steps, .nsteps = r->nsteps, .ok = r->ok,
-                             .result = r->result, .error = r->ok ? NULL : r->error, .retry = retry};
+                             .result = r->result, .error = r->ok ? NULL : r->error, .retry = retry,
+                             .direct = r->direct, .prev_status = r->prev_running ? "running" : "queued",
+                             .prev_attempt = r->prev_attempt, .started_ts = r->started_ts};
     if (retry) oc[n].not_before = hx_now() + hx_retry_delay_ms(w->ctx.cfg, r->attempt) / 1000.0;
     runs[n++] = r;
   }
@@ -92,15 +94,41 @@ out:
   free(acks);
 }
 
-static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
-  const char *ids[BATCH];
-  int started[BATCH], attempt[BATCH], reclaimed[BATCH];
+/* start() the jobs of msgs (or, for quick actors on a ledger with peek(),
+ * only peek() them: direct[i] = 1). started[i] = 1 when the job may run. */
+static int start_batch(hx_workers *w, hx_job_msg *msgs, size_t n, int *started, int *attempt, int *direct,
+                       int *running, hx_err *err) {
+  const hx_ledger_ops *ops = w->ctx.ledger->ops;
+  const char *ids[2][BATCH];
+  int reclaimed[2][BATCH], st[2][BATCH], att[2][BATCH], run[BATCH];
+  size_t cnt[2] = {0, 0}, at[BATCH];
   for (size_t i = 0; i < n; i++) {
-    ids[i] = msgs[i].job_id;
-    reclaimed[i] = msgs[i].reclaimed;
+    const hx_actor *a = hx_actor_find(msgs[i].task_name);
+    int d = direct[i] = ops->peek && a && a->quick;
+    at[i] = cnt[d];
+    ids[d][cnt[d]] = msgs[i].job_id;
+    reclaimed[d][cnt[d]++] = msgs[i].reclaimed;
+    running[i] = 0;
   }
+  int rc = 0;
+  if (cnt[0] && (rc = ops->start(w->ctx.ledger, ids[0], reclaimed[0], cnt[0], st[0], att[0], err))) return rc;
+  if (cnt[1] && (rc = ops->peek(w->ctx.ledger, ids[1], reclaimed[1], cnt[1], st[1], att[1], run, err))) return rc;
+  for (size_t i = 0; i < n; i++) {
+    started[i] = st[direct[i]][at[i]];
+    attempt[i] = att[direct[i]][at[i]];
+    if (direct[i]) running[i] = run[at[i]];
+    /* peek() does not reserve: the same job twice in one batch runs once */
+    for (size_t k = 0; direct[i] && started[i] && k < i; k++)
+      if (started[k] && !strcmp(msgs[k].job_id, msgs[i].job_id)) started[i] = 0;
+  }
+  return 0;
+}
+
+static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
+  int started[BATCH], attempt[BATCH], direct[BATCH], running[BATCH];
   hx_err err = {0};
-  if (w->ctx.ledger->ops->start(w->ctx.ledger, ids, reclaimed, n, started, attempt, &err)) {
+  double t_start = hx_now();
+  if (start_batch(w, msgs, n, started, attempt, direct, running, &err)) {
     /* could not mark them running: hand them back after a pause (not acked:
      * a queue with reclaim would also re-deliver them) */
     hx_log(HX_LOG_ERROR, "job_start_failed", json_pack("{s:s}", "error", err.msg));
@@ -120,7 +148,12 @@ static void run_batch(hx_workers *w, hx_job_msg *msgs, size_t n) {
     if (!started[i]) continue; /* terminal or already running elsewhere: effects are done/underway */
     memset(&runs[nr], 0, sizeof runs[nr]);
     runs[nr].msg = &msgs[i];
-    runs[nr].attempt = attempt[i];
+    /* a direct run's attempt is the one its outcome will record */
+    runs[nr].attempt = attempt[i] + direct[i];
+    runs[nr].direct = direct[i];
+    runs[nr].prev_running = running[i];
+    runs[nr].prev_attempt = attempt[i];
+    runs[nr].started_ts = t_start;
     nr++;
   }
   /* batched actors first (fast), then the one-by-one ones */

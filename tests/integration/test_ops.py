@@ -35,7 +35,13 @@ def test_metrics(binary):
             s.wait_job(j, tok)
         s.req("GET", "/nope", token=tok)
         s.req("POST", "/vectors/mock", {"asset_id": ""}, tok)
+        # a worker counts a job right after its outcome commits, which is when
+        # wait_job can already see it completed: let the counter catch up
+        deadline = time.time() + 10
         text, m = scrape(s)
+        while m.get('heimdex_jobs_total{type="mock_embedding",status="succeeded"}') != 3 and time.time() < deadline:
+            time.sleep(0.05)
+            text, m = scrape(s)
         check(m['heimdex_http_requests_total{route="/vectors/mock",method="POST",status="200"}'] == 3, "3 creates", m)
         check(m['heimdex_http_requests_total{route="/vectors/mock",method="POST",status="422"}'] == 1, "1 invalid")
         check(m['heimdex_http_requests_total{route="unmatched",method="GET",status="404"}'] == 1, "1 unmatched")

@@ -2,7 +2,9 @@
 replaced by another that reclaims its delivery; PostgreSQL and Redis restarts
 are survived without restarting heimdex; /readyz reports the real
 dependencies."""
+import json
 import os
+import subprocess
 import threading
 import time
 
@@ -114,6 +116,48 @@ def all_done_one_point_each(c, tok, acked, asset, n):
         check(job["status"] == "completed", "every accepted job completes", i, job)
     rows = points_of(c, asset)
     check(len(rows) == n and all(cnt == 1 for _, cnt in rows), "one point per job", len(rows))
+
+
+def test_quick_actor_one_commit(binary):
+    """mock_embedding is a quick actor: its worker peeks the ledger and writes
+    start and outcome in one statement. The job's history is still the full
+    one, and a stale delivery of a finished job (as a reclaim or a duplicate
+    publish can bring) is acknowledged without running or recording again."""
+    c = hx.Cluster(binary, apis=1, workers=1).start()
+    try:
+        tok = hx.make_token()
+        st, r = c.req("POST", "/vectors/mock", {"asset_id": "quick", "segment_id": "s0"}, tok)
+        check(st == 200, "create", st, r)
+        jid = r["job_id"]
+        check(c.wait_job(jid, tok)["status"] == "completed", "completed")
+        ev = c.sql("SELECT prev_status, next_status, detail_json::json->>'stage', detail_json::json->>'progress'"
+                   " FROM job_event WHERE job_id=? ORDER BY ts", (jid,))
+        want = [("", "queued", "", ""), ("queued", "running", "initializing", "0"),
+                ("running", "running", "generating", "30"), ("running", "running", "upserting", "60"),
+                ("running", "succeeded", "completed", "100")]
+        check([tuple("" if x is None else str(x) for x in e) for e in ev] == want, "queued, initializing/0, steps, completed/100", ev)
+        row = c.sql("SELECT status, attempt, started_at IS NOT NULL, started_at <= finished_at, stage, progress"
+                    " FROM job WHERE id=?", (jid,))[0]
+        check(tuple(row) == ("succeeded", 1, 1, 1, "completed", 100), "ledger row", row)
+        # a stale delivery of the finished job: not run, not recorded, acknowledged (XDELed)
+        msg = json.dumps({"job_id": jid, "task": "mock_embedding", "outbox_id": 0,
+                          "payload": {"args": [jid, hx.ORG, "quick", "s0"], "kwargs": {}}})
+        cli = ["redis-cli", "-p", str(c.redis.port)]
+        subprocess.run(cli + ["XADD", "heimdex:jobs", "*", "m", msg], check=True, stdout=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            pending = subprocess.run(cli + ["XLEN", "heimdex:jobs"], capture_output=True, text=True).stdout.strip()
+            if pending == "0":
+                break
+            time.sleep(0.05)
+        check(pending == "0", "the stale delivery was acknowledged", pending)
+        ev2 = c.sql("SELECT count(*) FROM job_event WHERE job_id=?", (jid,))[0][0]
+        check(int(ev2) == len(want), "no event for the stale delivery", ev2)
+        row2 = c.sql("SELECT status, attempt FROM job WHERE id=?", (jid,))[0]
+        check(tuple(row2) == ("succeeded", 1), "the job is untouched", row2)
+        check(points_of(c, "quick") == [("s0", 1)], "one point", points_of(c, "quick"))
+    finally:
+        c.cleanup()
 
 
 def test_redis_outage_during_run(binary):
@@ -229,6 +273,7 @@ def main():
     run = hx.Runner()
     run.run(test_worker_killed_midjob, a.bin)
     run.run(test_dependency_restarts, a.bin)
+    run.run(test_quick_actor_one_commit, a.bin)
     run.run(test_redis_outage_during_run, a.bin)
     run.run(test_pg_restart_during_run, a.bin)
     run.run(test_readyz, a.bin)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -81,6 +82,61 @@ static void test_json_dump(void **st) {
   dump_eq("{\"\\u00e9\":1,\"z\":2,\"Z\":3}", HX_JSON_SORT | HX_JSON_ASCII, "{\"Z\":3,\"z\":2,\"\\u00e9\":1}");
 }
 
+/* hx_json_f32 against every kind of float: the JSON number must read back
+ * (as jansson reads it: strtod, then to float) as exactly the same bits. */
+static void f32_roundtrip(float v) {
+  char out[HX_JSON_F32_MAX];
+  size_t n = hx_json_f32(v, out);
+  assert_true(n < HX_JSON_F32_MAX && n == strlen(out));
+  json_t *j = json_loads(out, JSON_DECODE_ANY, NULL);
+  assert_non_null(j);
+  assert_true(json_is_number(j));
+  float back = (float)json_number_value(j);
+  json_decref(j);
+  uint32_t a, b;
+  memcpy(&a, &v, 4);
+  memcpy(&b, &back, 4);
+  if (a != b) print_error("%.9g (0x%08x) wrote \"%s\", read back 0x%08x\n", (double)v, a, out, b);
+  assert_int_equal(a, b);
+}
+
+static void test_json_f32(void **st) {
+  (void)st;
+  char out[HX_JSON_F32_MAX];
+  hx_json_f32(0.5f, out);
+  assert_string_equal(out, "5e-1");
+  hx_json_f32(-3.0f, out);
+  assert_string_equal(out, "-3");
+  hx_json_f32(0.0f, out);
+  assert_string_equal(out, "0");
+  hx_json_f32(1234.5f, out);
+  assert_string_equal(out, "12345e-1");
+  const float edge[] = {0.0f, -0.0f, 1.0f, 0.1f, 1e-45f, 1.4e-45f, 1.17549435e-38f, 1.17549421e-38f, 3.40282347e38f,
+                        -3.40282347e38f, 9.99999975e-6f, 1e10f, 16777216.0f, 16777215.0f, 0.32658514f, 0.999999940f};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) f32_roundtrip(edge[i]);
+  /* every power of two and ten and their neighbours, then random bit patterns */
+  for (int e = -149; e <= 127; e++) {
+    float p = ldexpf(1.0f, e);
+    f32_roundtrip(p);
+    f32_roundtrip(nextafterf(p, 0.0f));
+    f32_roundtrip(nextafterf(p, INFINITY));
+  }
+  for (int e = -45; e <= 38; e++) {
+    float p = (float)pow(10.0, e);
+    f32_roundtrip(p);
+    f32_roundtrip(nextafterf(p, 0.0f));
+    f32_roundtrip(nextafterf(p, INFINITY));
+  }
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  for (int i = 0; i < 2000000; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    uint32_t bits = (uint32_t)(x >> 17);
+    float v;
+    memcpy(&v, &bits, 4);
+    if (isfinite(v)) f32_roundtrip(v);
+  }
+}
+
 static void test_buf_cap(void **st) {
   hx_buf b;
   hx_buf_init(&b, 10);
@@ -123,7 +179,7 @@ static void test_jwt(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_b64url), cmocka_unit_test(test_uuid), cmocka_unit_test(test_json_dump),
+      cmocka_unit_test(test_b64url), cmocka_unit_test(test_uuid), cmocka_unit_test(test_json_dump), cmocka_unit_test(test_json_f32),
       cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_jwt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
