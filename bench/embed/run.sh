@@ -52,8 +52,8 @@ for round in $(seq 1 "$rounds"); do
   for shape in "32 128" "64 32" "1 16"; do
     set -- $shape
     echo "round $round/$rounds: batch $1 x $2 tokens ..." >&2
-    echo "$1 $2 ours $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32 "$work/emb_ours_$1_$2.f32")" >> "$res"
-    echo "$1 $2 ours-passive $(OMP_WAIT_POLICY=passive "$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32)" >> "$res"
+    echo "$1 $2 ours $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32p "$work/emb_ours_$1_$2.f32")" >> "$res"
+    echo "$1 $2 ours-passive $(OMP_WAIT_POLICY=passive "$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" f32p)" >> "$res"
     if [ "$bf16" = 1 ]; then
       echo "$1 $2 ours-bf16 $("$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16 "$work/emb_bf16_$1_$2.f32")" >> "$res"
       echo "$1 $2 ours-bf16-passive $(OMP_WAIT_POLICY=passive "$build/hx_bench_embed" "$work/minilm-bench" "$1" "$2" "$threads" "$secs" bf16)" >> "$res"
