@@ -1,5 +1,6 @@
 /* ratelimit.c - token buckets in an open-addressing table keyed by (org, class). */
 #include "api/ratelimit.h"
+#include "util/hash.h"
 #include "util/rpool.h"
 
 #include <math.h>
@@ -76,9 +77,7 @@ void hx_ratelimit_free(hx_ratelimit *r) {
 }
 
 static size_t slot_of(const char *org, int cls) {
-  uint64_t h = 1469598103934665603ull ^ (uint64_t)cls;
-  for (const char *p = org; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  return (size_t)h & (TABLE - 1);
+  return (size_t)hx_fnv1a64(HX_FNV1A64_INIT ^ (uint64_t)cls, org, strlen(org)) & (TABLE - 1);
 }
 
 /* Drop buckets that have refilled completely: they carry no state. Rebuilds

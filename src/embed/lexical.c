@@ -7,6 +7,7 @@
  */
 #include "embed/lexical.h"
 #include "embed/utf8.h"
+#include "util/hash.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -14,9 +15,6 @@
 #include <string.h>
 
 #include <utf8proc.h>
-
-#define FNV_OFF 1469598103934665603ull
-#define FNV_PRIME 1099511628211ull
 
 typedef struct feat {
   uint64_t h;            /* 0 = empty slot */
@@ -28,14 +26,6 @@ typedef struct table {
   feat *s;               /* owned */
   size_t mask, used;
 } table;
-
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= FNV_PRIME;
-  }
-  return h;
-}
 
 static int add(table *t, uint64_t h, float w) {
   if (h == 0) h = 1;
@@ -67,7 +57,7 @@ static int add(table *t, uint64_t h, float w) {
 /* Features of one word given as UTF-8 bytes with code point offsets. */
 static int word_features(table *t, const uint8_t *u, const int *off, int nc) {
   uint8_t buf[8 + 4 * 5];
-  if (add(t, fnv(fnv(FNV_OFF, (const uint8_t *)"w:", 2), u, (size_t)off[nc]), 1.0f)) return -1;
+  if (add(t, hx_fnv1a64(hx_fnv1a64(HX_FNV1A64_INIT, "w:", 2), u, (size_t)off[nc]), 1.0f)) return -1;
   /* grams over "<" word ">": virtual positions -1 .. nc */
   for (int n = 3; n <= 5; n++)
     for (int s = -1; s + n <= nc + 1; s++) {
@@ -79,7 +69,7 @@ static int word_features(table *t, const uint8_t *u, const int *off, int nc) {
       memcpy(buf + k, u + off[a], (size_t)(off[e] - off[a]));
       k += (size_t)(off[e] - off[a]);
       if (s + n > nc) buf[k++] = '>';
-      if (add(t, fnv(FNV_OFF, buf, k), 0.4f)) return -1;
+      if (add(t, hx_fnv1a64(HX_FNV1A64_INIT, buf, k), 0.4f)) return -1;
     }
   return 0;
 }

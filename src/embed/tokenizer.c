@@ -18,6 +18,7 @@
 
 #include "embed/embed_int.h"
 #include "embed/utf8.h"
+#include "util/hash.h"
 
 /* Word buffer in code points; max_input_chars_per_word is clamped to it. */
 #define HX_TOK_MAX_WORD 256
@@ -32,17 +33,8 @@ struct hx_tokenizer {
   int cls, sep, unk;
 };
 
-static uint64_t fnv1a(const char *s, size_t len) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 static int lookup(const hx_tokenizer *t, const char *s, size_t len) {
-  size_t i = (size_t)fnv1a(s, len) & t->mask;
+  size_t i = (size_t)hx_fnv1a64(HX_FNV1A64_INIT, s, len) & t->mask;
   for (;;) {
     uint32_t v = t->slots[i];
     if (!v) return -1;
@@ -80,7 +72,7 @@ int hx_tokenizer_new(const char *const *tokens, size_t n, const hx_tokenizer_opt
     total += len;
     t->off[id + 1] = (uint32_t)total;
     /* A duplicated token maps to its last id, as the reference's dict does. */
-    size_t i = (size_t)fnv1a(tokens[id], len) & t->mask;
+    size_t i = (size_t)hx_fnv1a64(HX_FNV1A64_INIT, tokens[id], len) & t->mask;
     while (t->slots[i]) {
       uint32_t o2 = t->slots[i] - 1;
       if (t->off[o2 + 1] - t->off[o2] == len && memcmp(t->arena + t->off[o2], tokens[id], len) == 0)

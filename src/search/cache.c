@@ -1,3 +1,4 @@
+
 /*
  * cache.c - the query-embedding cache: (model, model version, text) -> the
  * query's dense vector, so repeated queries skip the model. A bounded LRU:
@@ -7,6 +8,7 @@
  */
 #include "search/search_int.h"
 #include "obs/metrics.h"
+#include "util/hash.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,15 +31,6 @@ struct hx__qcache {
   size_t nbuckets, n, cap;
   entry *head, *tail;   /* most / least recently used */
 };
-
-static uint64_t fnv64(const char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)p[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 int hx__qcache_new(size_t cap, hx__qcache **out) {
   *out = NULL;
@@ -106,7 +99,7 @@ int hx__qcache_get(hx__qcache *c, const char *model, const char *ver, const char
   if (!c || klen > CACHE_MAX_KEY) return 0;
   char key[CACHE_MAX_KEY];
   make_key(key, model, ver, text, tlen);
-  uint64_t h = fnv64(key, klen);
+  uint64_t h = hx_fnv1a64(HX_FNV1A64_INIT, key, klen);
   pthread_mutex_lock(&c->mu);
   entry *e = *slot(c, h, key, klen);
   int hit = e && e->dim == dim;
@@ -133,7 +126,7 @@ void hx__qcache_put(hx__qcache *c, const char *model, const char *ver, const cha
   make_key(e->key, model, ver, text, tlen);
   memcpy(v, vec, (size_t)dim * sizeof *v);
   e->klen = klen;
-  e->h = fnv64(e->key, klen);
+  e->h = hx_fnv1a64(HX_FNV1A64_INIT, e->key, klen);
   e->dim = dim;
   e->vec = v;
   pthread_mutex_lock(&c->mu);

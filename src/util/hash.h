@@ -20,6 +20,15 @@ void hx_hex(const uint8_t *in, size_t n, char *out);
 size_t hx_b64url_encode(const uint8_t *in, size_t n, char *out);
 long hx_b64url_decode(const char *in, size_t n, uint8_t *out);
 
+/* FNV-1a (64-bit) of n bytes continued from h; start with HX_FNV1A64_INIT.
+ * For hash tables and feature hashing, never for anything adversarial. */
+#define HX_FNV1A64_INIT 1469598103934665603ull
+static inline uint64_t hx_fnv1a64(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
 /* Constant-time comparison of two equal-length buffers (0 = equal). */
 int hx_ct_memcmp(const void *a, const void *b, size_t n);
 
