@@ -8,7 +8,18 @@
  *   HEIMDEX_HTTP_MAX_CONNECTIONS (4096)    all connections
  *   HEIMDEX_HTTP_PER_IP_CONNECTIONS (256)  from one client address (0 = no limit;
  *                                          behind a proxy every client is one address)
- * A refused connection is closed at accept; the others keep being served. */
+ * A refused connection is closed at accept; the others keep being served.
+ *
+ * Threads: one MHD I/O thread reads and writes every connection (epoll). A
+ * request whose body is in is suspended and queued; a pool of
+ * HEIMDEX_HTTP_THREADS handler threads takes requests first come first
+ * served, builds the response and resumes the connection. Handlers may block
+ * (a durable commit) without stalling other connections, and no connection is
+ * tied to a thread: with MHD's own thread pool a thread that happened to
+ * accept more keep-alive connections served each of them less often, which
+ * spread latency under load (bench/search p99 2-5x the median). Upload
+ * streams run begin/data on the I/O thread (they only write to a spool file)
+ * and end on the pool. */
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -19,20 +30,39 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+typedef struct conn_ctx conn_ctx;
 
 struct hx_http {
   struct MHD_Daemon *d;
   hx_http_opts o;
   int port;
+  /* requests whose body is in, first come first served by the handler pool */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  conn_ctx *head, *tail;
+  size_t queued;               /* requests waiting for a handler thread */
+  size_t inflight;             /* handed to a handler and not yet completed (answered or closed) */
+  int stopping;                /* no more queueing: the I/O thread serves inline */
+  int nworkers;
+  pthread_t *workers;
 };
 
-typedef struct conn_ctx {
+struct conn_ctx {
   hx_buf body;
   int too_big;
   double t0;
+  struct MHD_Connection *c;
+  conn_ctx *next;             /* in the handler queue */
+  struct MHD_Response *ready; /* built by a handler thread, queued by the I/O thread */
+  int served;                 /* handler has run (ready is its response) */
+  int counted;                /* in h->inflight */
+  const char *pattern;        /* route that answered, for the access log */
   /* a streamed route (rt->stream): its request, state and response live here */
   const hx_route *rt;
   void *st;
@@ -40,7 +70,7 @@ typedef struct conn_ctx {
   hx_req req;
   hx_resp resp;
   char *own[HX_ROUTE_MAX_PARAMS];
-} conn_ctx;
+};
 
 void hx_resp_json(hx_resp *r, int status, json_t *body) {
   json_decref(r->json);
@@ -104,7 +134,8 @@ static int match(const char *pattern, const char *path, hx_req *req, char *scrat
   return *p == '\0' && *s == '\0';
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, hx_req *req, hx_resp *r) {
+/* The MHD response for r (takes r->raw); NULL when out of memory. */
+static struct MHD_Response *build_resp(hx_req *req, hx_resp *r) {
   char *body;
   size_t len;
   if (r->raw) {
@@ -122,6 +153,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, hx_req *req, hx_resp 
     body = hx_buf_steal(&b, &len);
   }
   struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(body);
+    return NULL;
+  }
   MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", req->request_id);
   for (int i = 0; i < 2; i++) {
@@ -130,9 +165,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, hx_req *req, hx_resp 
     *colon = '\0';
     MHD_add_response_header(resp, r->extra_header[i], colon + 2);
   }
-  enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
-  MHD_destroy_response(resp);
-  return ret;
+  return resp;
 }
 
 static void set_request_id(struct MHD_Connection *c, hx_req *req) {
@@ -209,6 +242,67 @@ static void access_log(hx_req *req, const char *pattern, int status, double t0) 
                    "duration_ms", (hx_mono() - t0) * 1000.0, "request_id", req->request_id));
 }
 
+/* Run the request's handler and build its response: on a handler thread, or
+ * inline on the I/O thread once the server stops. */
+static void serve(hx_http *h, conn_ctx *cc) {
+  if (cc->rt) {
+    if (!cc->failed) cc->rt->stream->end(cc->st, &cc->req, &cc->resp);
+    cc->pattern = cc->rt->pattern;
+  } else if (cc->too_big) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "Request body too large (limit %ld bytes)", h->o.max_body);
+    layer_error(h, &cc->resp, 413, msg);
+    /* the rest of an oversized body is not read: close the connection after answering */
+    snprintf(cc->resp.extra_header[1], sizeof cc->resp.extra_header[1], "Connection: close");
+    cc->pattern = "too_large";
+  } else {
+    cc->req.body = cc->body.data;
+    cc->req.body_len = cc->body.len;
+    cc->pattern = route(h, &cc->req, &cc->resp);
+  }
+  cc->ready = build_resp(&cc->req, &cc->resp);
+  cc->served = 1;
+}
+
+/* Hand a complete request to the handler pool (its connection is suspended
+ * until a handler thread has built the response); 0 when the pool is gone. */
+static int enqueue(hx_http *h, conn_ctx *cc) {
+  pthread_mutex_lock(&h->mu);
+  int ok = !h->stopping && h->nworkers > 0;
+  cc->counted = 1;
+  h->inflight++;
+  if (ok) {
+    h->queued++;
+    MHD_suspend_connection(cc->c);
+    cc->next = NULL;
+    if (h->tail) h->tail->next = cc;
+    else h->head = cc;
+    h->tail = cc;
+    pthread_cond_signal(&h->cv);
+  }
+  pthread_mutex_unlock(&h->mu);
+  return ok;
+}
+
+static void *handler_thread(void *arg) {
+  hx_http *h = arg;
+  pthread_mutex_lock(&h->mu);
+  for (;;) {
+    while (!h->head && !h->stopping) pthread_cond_wait(&h->cv, &h->mu);
+    conn_ctx *cc = h->head;
+    if (!cc) break;                       /* stopping, and the queue is drained */
+    h->head = cc->next;
+    if (!h->head) h->tail = NULL;
+    h->queued--;
+    pthread_mutex_unlock(&h->mu);
+    serve(h, cc);
+    MHD_resume_connection(cc->c);         /* MHD calls on_request again: it queues cc->ready */
+    pthread_mutex_lock(&h->mu);
+  }
+  pthread_mutex_unlock(&h->mu);
+  return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
   hx_http *h = cls;
@@ -218,11 +312,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cc) return MHD_NO;
     hx_buf_init(&cc->body, (size_t)h->o.max_body);
     cc->t0 = hx_mono();
+    cc->c = c;
+    cc->resp.status = 500;
     *con_cls = cc;
     cc->req = (hx_req){.method = method, .path = url, .conn = c};
+    set_request_id(c, &cc->req);
     if ((cc->rt = stream_route(h, cc))) {
-      set_request_id(c, &cc->req);
-      cc->resp.status = 500;
       if (cc->rt->stream->begin(h->o.app, &cc->req, &cc->resp, &cc->st)) cc->failed = 1;
       return MHD_YES;
     }
@@ -230,54 +325,63 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cl && strtoll(cl, NULL, 10) > h->o.max_body) cc->too_big = 1;
     return MHD_YES;
   }
-  if (cc->rt) {
-    if (*upload_size) {
-      if (!cc->failed && cc->rt->stream->data(cc->st, upload, *upload_size, &cc->resp)) cc->failed = 1;
-      *upload_size = 0;
-      return MHD_YES;
-    }
-    if (!cc->failed) cc->rt->stream->end(cc->st, &cc->req, &cc->resp);
-    enum MHD_Result ret = send_resp(c, &cc->req, &cc->resp);
-    access_log(&cc->req, cc->rt->pattern, cc->resp.status, cc->t0);
-    return ret;
-  }
   if (*upload_size) {
-    if (!cc->too_big && hx_buf_add(&cc->body, upload, *upload_size)) cc->too_big = 1;
+    if (cc->rt) {
+      if (!cc->failed && cc->rt->stream->data(cc->st, upload, *upload_size, &cc->resp)) cc->failed = 1;
+    } else if (!cc->too_big && hx_buf_add(&cc->body, upload, *upload_size)) {
+      cc->too_big = 1;
+    }
     *upload_size = 0;
     return MHD_YES;
   }
-  hx_req req = {.method = method, .path = url, .conn = c};
-  hx_resp resp = {.status = 500};
-  const char *pattern = "too_large";
-  set_request_id(c, &req);
-  if (cc->too_big) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "Request body too large (limit %ld bytes)", h->o.max_body);
-    layer_error(h, &resp, 413, msg);
-    /* the rest of an oversized body is not read: close the connection after answering */
-    snprintf(resp.extra_header[1], sizeof resp.extra_header[1], "Connection: close");
-  } else {
-    req.body = cc->body.data;
-    req.body_len = cc->body.len;
-    pattern = route(h, &req, &resp);
+  if (!cc->served) {
+    if (enqueue(h, cc)) return MHD_YES;
+    serve(h, cc);
   }
-  enum MHD_Result ret = send_resp(c, &req, &resp);
-  access_log(&req, pattern, resp.status, cc->t0);
-  json_decref(resp.json);
-  free(resp.raw);
+  if (!cc->ready) return MHD_NO;        /* out of memory: close the connection */
+  enum MHD_Result ret = MHD_queue_response(c, (unsigned)cc->resp.status, cc->ready);
+  MHD_destroy_response(cc->ready);
+  cc->ready = NULL;
+  access_log(&cc->req, cc->pattern, cc->resp.status, cc->t0);
   return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+  hx_http *h = cls;
   conn_ctx *cc = *con_cls;
   if (!cc) return;
+  if (cc->counted) {
+    pthread_mutex_lock(&h->mu);
+    if (--h->inflight == 0) pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+  }
   if (cc->rt && cc->rt->stream->release) cc->rt->stream->release(cc->st);
   for (int i = 0; i < HX_ROUTE_MAX_PARAMS; i++) free(cc->own[i]);
   json_decref(cc->resp.json);
   free(cc->resp.raw);
+  if (cc->ready) MHD_destroy_response(cc->ready);
   hx_buf_release(&cc->body);
   free(cc);
   *con_cls = NULL;
+}
+
+/* Let the pool drain the queue and exit; requests completing after this are
+ * served on the I/O thread. */
+static void stop_workers(hx_http *h) {
+  pthread_mutex_lock(&h->mu);
+  h->stopping = 1;
+  pthread_cond_broadcast(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+  for (int i = 0; i < h->nworkers; i++) pthread_join(h->workers[i], NULL);
+  h->nworkers = 0;
+  free(h->workers);
+  h->workers = NULL;
+}
+
+static void http_free(hx_http *h) {
+  pthread_mutex_destroy(&h->mu);
+  pthread_cond_destroy(&h->cv);
+  free(h);
 }
 
 static int env_limit(const char *name, unsigned long def, unsigned long lo, unsigned long hi, unsigned *out, hx_err *err) {
@@ -312,10 +416,24 @@ int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err) {
     free(h);
     return hx_err_set(err, HX_ECONFIG, "listen address %s is not an IPv4 address", o->host);
   }
-  h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
+  h->workers = calloc((size_t)(o->threads > 0 ? o->threads : 1), sizeof *h->workers);
+  for (int i = 0; h->workers && i < o->threads; i++) {
+    if (pthread_create(&h->workers[i], NULL, handler_thread, h)) break;
+    pthread_setname_np(h->workers[i], "hx-http");
+    h->nworkers++;
+  }
+  if (h->nworkers < o->threads) {
+    stop_workers(h);
+    http_free(h);
+    return hx_err_set(err, HX_ENOMEM, "cannot start %d HTTP handler threads", o->threads);
+  }
+  /* one I/O thread reads and writes every connection; handlers run on the pool */
+  h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+                              MHD_USE_ERROR_LOG, 0, NULL, NULL,
                           on_request, h,
                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                           MHD_OPTION_CONNECTION_TIMEOUT, timeout,
                           MHD_OPTION_CONNECTION_LIMIT, max_conn,
                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
@@ -323,7 +441,8 @@ int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err) {
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                           MHD_OPTION_END);
   if (!h->d) {
-    free(h);
+    stop_workers(h);
+    http_free(h);
     return hx_err_set(err, HX_EIO, "cannot listen on %s:%d (address in use?)", o->host, o->port);
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -338,8 +457,24 @@ void hx_http_quiesce(hx_http *h) {
   if (h) MHD_quiesce_daemon(h->d);
 }
 
+size_t hx_http_backlog(hx_http *h) {
+  pthread_mutex_lock(&h->mu);
+  size_t n = h->queued;
+  pthread_mutex_unlock(&h->mu);
+  return n;
+}
+
 void hx_http_stop(hx_http *h) {
   if (!h) return;
+  stop_workers(h);   /* every queued request is handled; later ones are served inline */
+  /* and sent: MHD closes every connection at stop, answered or not (bounded:
+   * a client that does not read its answer is not waited for long) */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  pthread_mutex_lock(&h->mu);
+  while (h->inflight && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0) {}
+  pthread_mutex_unlock(&h->mu);
   MHD_stop_daemon(h->d);
-  free(h);
+  http_free(h);
 }

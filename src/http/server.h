@@ -1,11 +1,11 @@
 /*
- * server.h - the HTTP layer: libmicrohttpd in thread-pool mode, a route
+ * server.h - the HTTP layer: libmicrohttpd (one epoll I/O thread), a route
  * table with {param} segments, bodies collected up to a hard cap (413 past
  * it) or streamed to the route (uploads), JSON responses, and one log line per request
  * ({"msg":"http_request","method","path","status_code","duration_ms","request_id"}).
  *
- * Handlers run on MHD's pool threads and may block (e.g. on a durable
- * commit); the pool is sized by HEIMDEX_HTTP_THREADS.
+ * Handlers run on a pool of HEIMDEX_HTTP_THREADS threads fed first come
+ * first served, and may block (e.g. on a durable commit).
  */
 #ifndef HX_HTTP_SERVER_H
 #define HX_HTTP_SERVER_H
@@ -76,7 +76,11 @@ int hx_http_start(const hx_http_opts *o, hx_http **out, hx_err *err);
 int hx_http_port(hx_http *h);
 /* Stop accepting new connections (for graceful shutdown). */
 void hx_http_quiesce(hx_http *h);
-void hx_http_stop(hx_http *h);   /* accepts NULL */
+/* Answers what was accepted (handlers finish, queued requests are handled
+ * and their answers sent, for at most 5 s), then closes. Accepts NULL. */
+void hx_http_stop(hx_http *h);
+/* Requests whose body is in, waiting for a handler thread. */
+size_t hx_http_backlog(hx_http *h);
 
 const char *hx_req_header(hx_req *r, const char *name);
 /* A query-string argument (URL-decoded by MHD), NULL when absent. */
