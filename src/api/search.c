@@ -3,18 +3,51 @@
 #include "api/handlers.h"
 #include "api/validate.h"
 #include "search/search.h"
+#include "util/json.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* A body with a raw `vector`: the numbers parsed straight from the text
+ * (util/json.h hx_json_f32_member) and the rest by jansson with "[]" in their
+ * place. NULL, and *vector NULL, for any other body, or one jansson rejects
+ * once cut: the caller parses it whole, and reports its errors from that. */
+static json_t *parse_with_vector(const hx_req *req, int dim, float **vector) {
+  size_t at, end;
+  float *v = malloc((size_t)dim * sizeof *v);
+  char *cut = NULL;
+  json_t *body = NULL;
+  if (v && req->body && hx_json_f32_member(req->body, req->body_len, "vector", v, (size_t)dim, &at, &end) == 0 &&
+      (cut = malloc(req->body_len - (end - at) + 3))) {
+    memcpy(cut, req->body, at);
+    memcpy(cut + at, "[]", 2);
+    memcpy(cut + at + 2, req->body + end, req->body_len - end);
+    body = json_loadb(cut, req->body_len - (end - at) + 2, JSON_DECODE_ANY, NULL);
+    if (body && !json_is_object(body)) {
+      json_decref(body);
+      body = NULL;
+    }
+  }
+  free(cut);
+  if (!body) {
+    free(v);
+    v = NULL;
+  }
+  *vector = v;
+  return body;
+}
 
 void hx_api_vectors_search(void *a, hx_req *req, hx_resp *resp) {
   hx_app *app = a;
   hx_principal who;
-  json_t *body = hx_api_begin_or_reply(app, req, resp, &who, HX_RL_SEARCH);
-  if (!body) return;
+  if (hx_api_auth_or_reply(app, req, resp, &who) || hx_api_rate_or_reply(app, &who, HX_RL_SEARCH, resp)) return;
+  float *vector = NULL;
+  json_t *body = parse_with_vector(req, app->cfg.vector_size, &vector);
+  if (!body && !(body = hx_v_body(req, resp))) return;
   hx_search_plan plan;
   json_t *errors = NULL, *out = NULL;
   hx_err err = {0};
-  int rc = hx_search_plan_parse(body, app->cfg.vector_size, &plan, &errors, &err);
+  int rc = hx_search_plan_parse(body, app->cfg.vector_size, vector, &plan, &errors, &err);
   if (rc) {
     if (errors) hx_resp_json(resp, 422, json_pack("{s:o}", "detail", errors));
     else hx_resp_err(resp, &err);

@@ -172,7 +172,12 @@ static void parse_filter(pv *v, hx_search_plan *p, const char *asset, const char
   }
 }
 
-static void parse_vector(pv *v, hx_search_plan *p, int vector_size) {
+static void parse_vector(pv *v, hx_search_plan *p, int vector_size, float *pre) {
+  if (pre) {
+    p->vector = pre;
+    p->dim = vector_size;
+    return;
+  }
   const json_t *x = json_object_get(v->body, "vector");
   if (!x || json_is_null(x)) return;
   if (!json_is_array(x)) {
@@ -267,7 +272,8 @@ static void parse_weights(pv *v, hx_search_plan *p) {
   p->w_sparse = (float)d[1];
 }
 
-int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p, json_t **errors, hx_err *err) {
+int hx_search_plan_parse(const json_t *body, int vector_size, float *vector, hx_search_plan *p, json_t **errors,
+                         hx_err *err) {
   static const char *const MODES[] = {"dense", "sparse", "hybrid"}, *const FUSIONS[] = {"rrf", "dbsf"};
   pv v = {json_array(), body};
   memset(p, 0, sizeof *p);
@@ -290,7 +296,7 @@ int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p,
     p->has_threshold = 1;
     p->threshold = (float)t;
   }
-  parse_vector(&v, p, vector_size);
+  parse_vector(&v, p, vector_size, vector);
   parse_mmr(&v, p);
   parse_weights(&v, p);
   parse_filter(&v, p, asset, seg);

@@ -95,8 +95,12 @@ typedef struct hx_search_plan {
  * body: keep body alive while p is used). Returns 0; or HX_EINVAL with
  * *errors = pydantic items ({type, loc, msg, input[, ctx]}, new reference)
  * for a 422; or HX_EBADREQ (status 400, err) for a blank query_text.
- * vector_size: the collection's dimension a raw `vector` must have. */
-int hx_search_plan_parse(const json_t *body, int vector_size, hx_search_plan *p, json_t **errors, hx_err *err);
+ * vector_size: the collection's dimension a raw `vector` must have.
+ * vector: NULL, or the body's `vector` already parsed (vector_size floats,
+ * hx_json_f32_member; taken over, freed on error) when body holds a
+ * placeholder in its place. */
+int hx_search_plan_parse(const json_t *body, int vector_size, float *vector, hx_search_plan *p, json_t **errors,
+                         hx_err *err);
 void hx_search_plan_release(hx_search_plan *p);
 
 /* ---- ranking (pure, unit-tested) ---- */

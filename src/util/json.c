@@ -3,6 +3,7 @@
 #include "util/err.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,4 +177,167 @@ int hx_json_stable(const json_t *v, hx_buf *out) { return hx_json_dump(v, HX_JSO
 
 char *hx_json_compact(const json_t *v) {
   return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+}
+
+/* ---- the fast path for one large array of numbers (hx_json_f32_member) ---- */
+
+static const char *skip_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  return p;
+}
+
+/* p on an opening quote: just past the closing one, NULL if unterminated;
+ * *esc is set when the string holds an escape. */
+static const char *skip_string(const char *p, const char *e, int *esc) {
+  for (p++; p < e; p++) {
+    if (*p == '"') return p + 1;
+    if (*p == '\\') {
+      *esc = 1;
+      p++;
+    }
+  }
+  return NULL;
+}
+
+/* Just past the value at p, without validating it (jansson does, on the rest
+ * of the document): strings, containers by bracket depth (brackets inside
+ * strings ignored), scalars up to the next delimiter. NULL at the end. */
+static const char *skip_value(const char *p, const char *e) {
+  int depth = 0, esc = 0;
+  while (p < e) {
+    char c = *p;
+    if (c == '"') {
+      if (!(p = skip_string(p, e, &esc))) return NULL;
+    } else if (c == '[' || c == '{') {
+      depth++;
+      p++;
+    } else if (c == ']' || c == '}') {
+      if (depth == 0) return p;
+      p++;
+      if (--depth == 0) return p;
+    } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+      return p;
+    } else {
+      p++;
+    }
+    if (depth == 0 && c == '"') return p;
+  }
+  return NULL;
+}
+
+/* One JSON number at p (the grammar exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)
+ * as jansson reads it: an integer token as a 64-bit integer, any other as
+ * strtod's double, then to float. Clinger's fast path (at most 2^53 and
+ * |power of ten| <= 22: one correctly rounded operation, so strtod's result)
+ * covers the usual "0.1234567"; the rest goes to strtod. NULL when the token
+ * is not a number, does not fit jansson's integer or double, or is not a
+ * finite float: the caller's full parse then reports it. */
+static const char *parse_number(const char *p, const char *e, float *out) {
+  static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char *s = p;
+  int neg = 0, digits = 0, frac = 0, ex = 0, exneg = 0, real = 0;
+  uint64_t m = 0;   /* the first 19 digits, exactly */
+  if (p < e && *p == '-') {
+    neg = 1;
+    p++;
+  }
+  if (p >= e || *p < '0' || *p > '9') return NULL;
+  if (*p == '0') {
+    p++;
+  } else {
+    for (; p < e && *p >= '0' && *p <= '9'; p++)
+      if (++digits <= 19) m = m * 10 + (uint64_t)(*p - '0');
+  }
+  if (p < e && *p == '.') {
+    real = 1;
+    p++;
+    if (p >= e || *p < '0' || *p > '9') return NULL;
+    for (; p < e && *p >= '0' && *p <= '9'; p++) {
+      if (++digits <= 19) m = m * 10 + (uint64_t)(*p - '0');
+      frac++;
+    }
+  }
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    real = 1;
+    p++;
+    if (p < e && (*p == '+' || *p == '-')) exneg = *p++ == '-';
+    if (p >= e || *p < '0' || *p > '9') return NULL;
+    for (; p < e && *p >= '0' && *p <= '9'; p++)
+      if (ex < 100000) ex = ex * 10 + (*p - '0');
+  }
+  double d;
+  int e10 = (exneg ? -ex : ex) - frac;
+  if (!real) {
+    /* jansson: strtoll, an error past its range; then (double) */
+    if (digits > 19 || m > (uint64_t)INT64_MAX + (uint64_t)neg) return NULL;
+    int64_t v = neg ? (m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m) : (int64_t)m;
+    d = (double)v;
+  } else if (digits <= 19 && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+    d = e10 < 0 ? (double)m / P10[-e10] : (double)m * P10[e10];
+    if (neg) d = -d;
+  } else {
+    char tmp[64];
+    if (p - s >= (ptrdiff_t)sizeof tmp) return NULL;
+    memcpy(tmp, s, (size_t)(p - s));
+    tmp[p - s] = '\0';
+    d = strtod(tmp, NULL);
+    if (d == HUGE_VAL || d == -HUGE_VAL) return NULL;   /* jansson: real number overflow */
+  }
+  float f = (float)d;
+  if (!isfinite(f)) return NULL;
+  *out = f;
+  return p;
+}
+
+/* An array of exactly n numbers at p: just past it, or NULL. */
+static const char *parse_f32_array(const char *p, const char *e, float *out, size_t n) {
+  if (p >= e || *p != '[') return NULL;
+  size_t i = 0;
+  p = skip_ws(p + 1, e);
+  if (p < e && *p == ']') return n == 0 ? p + 1 : NULL;
+  for (;;) {
+    if (i == n || !(p = parse_number(p, e, &out[i++]))) return NULL;
+    p = skip_ws(p, e);
+    if (p >= e) return NULL;
+    if (*p == ']') return i == n ? p + 1 : NULL;
+    if (*p != ',') return NULL;
+    p = skip_ws(p + 1, e);
+  }
+}
+
+int hx_json_f32_member(const char *text, size_t len, const char *key, float *out, size_t n, size_t *at,
+                       size_t *end) {
+  const char *e = text + len, *p = skip_ws(text, e), *vs = NULL, *ve = NULL;
+  size_t klen = strlen(key);
+  if (p >= e || *p != '{') return -1;
+  p = skip_ws(p + 1, e);
+  for (;;) {
+    int esc = 0;
+    if (p >= e || *p != '"') return -1;
+    const char *ks = p + 1, *q = skip_string(p, e, &esc);
+    /* a key with an escape might decode to key: leave such documents to jansson */
+    if (!q || esc) return -1;
+    p = skip_ws(q, e);
+    if (p >= e || *p != ':') return -1;
+    p = skip_ws(p + 1, e);
+    if ((size_t)(q - 1 - ks) == klen && memcmp(ks, key, klen) == 0) {
+      if (vs) return -1;   /* twice: jansson keeps the last, leave it to jansson */
+      vs = p;
+      if (!(p = ve = parse_f32_array(p, e, out, n))) return -1;
+    } else if (!(p = skip_value(p, e))) {
+      return -1;
+    }
+    p = skip_ws(p, e);
+    if (p < e && *p == ',') {
+      p = skip_ws(p + 1, e);
+      continue;
+    }
+    if (p < e && *p == '}') break;
+    return -1;
+  }
+  if (!vs) return -1;
+  *at = (size_t)(vs - text);
+  *end = (size_t)(ve - text);
+  return 0;
 }

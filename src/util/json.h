@@ -33,6 +33,18 @@ int hx_json_dump(const json_t *v, int flags, hx_buf *out);
 #define HX_JSON_F32_MAX 24
 size_t hx_json_f32(float v, char *out);
 
+/* The fast path for a request that is mostly one array of numbers (a search
+ * by vector: parsing 384 numbers into jansson values costs more than the
+ * search). When text is a JSON object whose top-level member key (unescaped,
+ * once) is an array of exactly n numbers, each a finite float, parses them into
+ * out as jansson + (float) would and returns 0 with the value's span
+ * [*at, *end); the caller hands jansson the rest of the document with the
+ * span replaced (e.g. by "[]"), which validates everything else: replacing one
+ * array by another keeps a document valid or invalid. -1 for anything else
+ * (the caller then parses the whole text as usual and reports errors from it). */
+int hx_json_f32_member(const char *text, size_t len, const char *key, float *out, size_t n, size_t *at,
+                       size_t *end);
+
 /* Serialise compactly (jansson, keys in insertion order). Caller frees. */
 char *hx_json_compact(const json_t *v);
 

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
   hx_search_plan p;
   json_t *errors = NULL;
   hx_err err = {0};
-  int rc = hx_search_plan_parse(body, 4, &p, &errors, &err);
+  int rc = hx_search_plan_parse(body, 4, NULL, &p, &errors, &err);
   if (rc == HX_EINVAL) {
     if (!json_is_array(errors) || json_array_size(errors) == 0) abort();
     size_t i;

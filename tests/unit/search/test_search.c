@@ -247,7 +247,7 @@ static void test_mmr(void **st) {
 static json_t *parse_err(const char *body, int *rc, hx_err *err, hx_search_plan *p) {
   json_t *b = json_loads(body, 0, NULL), *errors = NULL;
   assert_non_null(b);
-  *rc = hx_search_plan_parse(b, 4, p, &errors, err);
+  *rc = hx_search_plan_parse(b, 4, NULL, p, &errors, err);
   if (!*rc) hx_search_plan_release(p);
   json_decref(b);
   return errors;
@@ -261,7 +261,7 @@ static void test_plan(void **st) {
   json_t *b = json_loads("{\"query_text\":\"hi\",\"asset_id\":\"a\",\"filter\":{\"must\":[{\"key\":\"k\",\"match\":{\"value\":1}}]},"
                          "\"mode\":\"hybrid\",\"fusion\":\"dbsf\",\"rrf_k\":2,\"mmr\":{\"lambda\":0.25},\"offset\":5,"
                          "\"limit\":7,\"score_threshold\":0.5,\"explain\":true}", 0, NULL), *errors = NULL;
-  assert_int_equal(hx_search_plan_parse(b, 4, &p, &errors, &err), 0);
+  assert_int_equal(hx_search_plan_parse(b, 4, NULL, &p, &errors, &err), 0);
   assert_string_equal(p.query_text, "hi");
   assert_int_equal(p.mode, HX_SEARCH_HYBRID);
   assert_int_equal(p.fusion, HX_FUSION_DBSF);
@@ -310,7 +310,7 @@ static void test_plan(void **st) {
   /* an empty filter ANDed with segment_id: {} matches all, it is not nested as a
    * condition (fuzz_search_plan found that the store refused {"must":[{}, ...]}) */
   json_t *eb = json_loads("{\"vector\":[1,2,3,4],\"segment_id\":\"s\",\"filter\":{}}", 0, NULL);
-  assert_int_equal(hx_search_plan_parse(eb, 4, &p, &errors, &err), 0);
+  assert_int_equal(hx_search_plan_parse(eb, 4, NULL, &p, &errors, &err), 0);
   hx_vec_filter *ef = NULL;
   assert_int_equal(hx_vec_filter_parse(p.filter, &ef, &err), 0);
   hx_vec_filter_free(ef);
