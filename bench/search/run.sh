@@ -3,7 +3,7 @@
 # embedder), then wrk on loopback (32 connections, 20 s) against vector queries
 # and against text queries; req/s, p50/p99, errors, and recall@10 of the
 # vector queries against exact search through the same API.
-#   bench/search/run.sh [BUILD_DIR] [--points N] [--seconds S] [--connections C]
+#   bench/search/run.sh [BUILD_DIR] [--points N] [--seconds S] [--connections C] [--warmup S]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="$root/build"

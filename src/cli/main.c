@@ -190,7 +190,13 @@ static int run(int http_on, int dispatch_on, int workers_on, const char *service
    * free pages back now and then (util/mem.h) */
   int sig;
   struct timespec tick = {HX_MEM_TRIM_SEC, 0};
-  while ((sig = sigtimedwait(&sigs, NULL, &tick)) < 0) hx_mem_trim();
+  while ((sig = sigtimedwait(&sigs, NULL, &tick)) < 0) {
+    double t0 = hx_mono();
+    size_t gave = hx_mem_trim();
+    if (gave)
+      hx_log(HX_LOG_INFO, "heap_trimmed", json_pack("{s:I,s:f}", "bytes_returned", (json_int_t)gave, "duration_ms",
+                                                    (hx_mono() - t0) * 1000.0));
+  }
   hx_log(HX_LOG_INFO, "shutdown_started", json_pack("{s:i}", "signal", sig));
   rc = 0;
   goto out;

@@ -1,8 +1,8 @@
 /* metrics.c - a small fixed-shape registry rendered in Prometheus text format. */
 #include "obs/metrics.h"
 #include "util/err.h"
+#include "util/mem.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -177,25 +177,6 @@ static int render_family(hx_buf *out, const char *family, const char *type, cons
   return rc;
 }
 
-static long rss_bytes(void) {
-  long pages = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-    fclose(f);
-  }
-  return rss * sysconf(_SC_PAGESIZE);
-}
-
-/* glibc's view of the heap: bytes handed out (in use) and bytes it holds
- * free in its arenas (fragmentation and not-yet-trimmed tops): RSS minus these
- * two is code, stacks and file mappings. */
-static void heap_bytes(size_t *in_use, size_t *held_free) {
-  struct mallinfo2 mi = mallinfo2();
-  *in_use = mi.uordblks + mi.hblkhd;
-  *held_free = mi.fordblks;
-}
-
 int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
   int rc = 0;
   pthread_mutex_lock(&mu);
@@ -204,9 +185,9 @@ int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
   pthread_mutex_unlock(&mu);
   if (rc) return rc;
   size_t heap_used, heap_free;
-  heap_bytes(&heap_used, &heap_free);
+  hx_mem_heap(&heap_used, &heap_free);
   rc = hx_buf_addf(out,
-      "# HELP heimdex_process_heap_bytes Heap of this process (malloc): in use, and free but held by the allocator.\n"
+      "# HELP heimdex_process_heap_bytes Heap of this process (malloc): in use, and free but held by the allocator (sampled at most once a minute).\n"
       "# TYPE heimdex_process_heap_bytes gauge\n"
       "heimdex_process_heap_bytes{state=\"in_use\"} %zu\nheimdex_process_heap_bytes{state=\"free\"} %zu\n"
       "# HELP heimdex_sqlite_memory_bytes Memory held by the embedded SQLite databases (page caches, statements).\n"
@@ -233,6 +214,6 @@ int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
       "# HELP heimdex_build_info Build information.\n"
       "# TYPE heimdex_build_info gauge\nheimdex_build_info{version=\"%s\"} 1\n",
       g->outbox_unsent, g->outbox_oldest_age_s, g->jobs_open, g->queue_depth, g->vector_points, g->vector_points_unindexed,
-      rss_bytes(),
+      hx_mem_rss(),
       g->uptime_s, HX_VERSION);
 }
