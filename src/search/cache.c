@@ -1,4 +1,3 @@
-
 /*
  * cache.c - the query-embedding cache: (model, model version, text) -> the
  * query's dense vector, so repeated queries skip the model. A bounded LRU:

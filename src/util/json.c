@@ -208,6 +208,7 @@ static const char *skip_value(const char *p, const char *e) {
     char c = *p;
     if (c == '"') {
       if (!(p = skip_string(p, e, &esc))) return NULL;
+      if (depth == 0) return p;
     } else if (c == '[' || c == '{') {
       depth++;
       p++;
@@ -220,7 +221,6 @@ static const char *skip_value(const char *p, const char *e) {
     } else {
       p++;
     }
-    if (depth == 0 && c == '"') return p;
   }
   return NULL;
 }

@@ -23,7 +23,7 @@ long hx_mem_rss(void) {
   return rss * sysconf(_SC_PAGESIZE);
 }
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER, heap_mu = PTHREAD_MUTEX_INITIALIZER;
 static long trimmed_at;   /* VmRSS after the last trim (or the lowest since) */
 
 size_t hx_mem_trim(void) {
@@ -48,12 +48,12 @@ void hx_mem_heap(size_t *in_use, size_t *held_free) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   double now = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-  pthread_mutex_lock(&mu);
+  pthread_mutex_lock(&heap_mu);   /* not mu: a scrape does not wait for a trim */
   if (now - at >= HX_MEM_HEAP_EVERY_SEC) {
     mi = mallinfo2();
     at = now;
   }
   *in_use = mi.uordblks + mi.hblkhd;
   *held_free = mi.fordblks;
-  pthread_mutex_unlock(&mu);
+  pthread_mutex_unlock(&heap_mu);
 }

@@ -4,6 +4,7 @@
  * other file of the engine uses them and none of them is interesting alone.
  */
 #include "vec/util_int.h"
+#include "util/hash.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,9 +96,7 @@ void hx__buf_put(hx__buf *b, const void *p, size_t n) {
 /* ---- string map (linear probing, backward-shift deletion) ---- */
 
 uint64_t hx__hash(const void *data, size_t n) {
-  const uint8_t *p = data;
-  uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  uint64_t h = hx_fnv1a64(HX_FNV1A64_INIT, data, n); /* then a final mix */
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
