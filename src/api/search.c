@@ -13,22 +13,26 @@
  * place. NULL, and *vector NULL, for any other body, or one jansson rejects
  * once cut: the caller parses it whole, and reports its errors from that. */
 static json_t *parse_with_vector(const hx_req *req, int dim, float **vector) {
+  /* the cut copy of the body: on the stack when it fits (a body-sized malloc
+   * per search made glibc consolidate its fast bins every time) */
+  char stack[16384], *cut = NULL;
   size_t at, end;
   float *v = malloc((size_t)dim * sizeof *v);
-  char *cut = NULL;
   json_t *body = NULL;
-  if (v && req->body && hx_json_f32_member(req->body, req->body_len, "vector", v, (size_t)dim, &at, &end) == 0 &&
-      (cut = malloc(req->body_len - (end - at) + 3))) {
-    memcpy(cut, req->body, at);
-    memcpy(cut + at, "[]", 2);
-    memcpy(cut + at + 2, req->body + end, req->body_len - end);
-    body = json_loadb(cut, req->body_len - (end - at) + 2, JSON_DECODE_ANY, NULL);
+  if (v && req->body && hx_json_f32_member(req->body, req->body_len, "vector", v, (size_t)dim, &at, &end) == 0) {
+    size_t n = req->body_len - (end - at) + 2;
+    if ((cut = n <= sizeof stack ? stack : malloc(n))) {
+      memcpy(cut, req->body, at);
+      memcpy(cut + at, "[]", 2);
+      memcpy(cut + at + 2, req->body + end, req->body_len - end);
+      body = json_loadb(cut, n, JSON_DECODE_ANY, NULL);
+    }
     if (body && !json_is_object(body)) {
       json_decref(body);
       body = NULL;
     }
   }
-  free(cut);
+  if (cut != stack) free(cut);
   if (!body) {
     free(v);
     v = NULL;

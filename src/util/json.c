@@ -29,10 +29,20 @@ static int utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
   return len;
 }
 
+/* Bytes copied as they are in a JSON string: printable ASCII but '"' and '\\'. */
+static int plain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
+
 static int put_string(const char *str, size_t n, int ascii, hx_buf *out) {
   const unsigned char *s = (const unsigned char *)str;
   int rc = hx_buf_add(out, "\"", 1);
   for (size_t i = 0; i < n && rc == 0;) {
+    size_t run = i;
+    while (run < n && plain(s[run])) run++;
+    if (run > i) {
+      rc = hx_buf_add(out, s + i, run - i);
+      i = run;
+      continue;
+    }
     uint32_t cp;
     int len = utf8_next(s + i, n - i, &cp);
     if (len < 0) return HX_EINVAL;
@@ -46,10 +56,7 @@ static int put_string(const char *str, size_t n, int ascii, hx_buf *out) {
       case '\b': rc = hx_buf_adds(out, "\\b"); continue;
       case '\f': rc = hx_buf_adds(out, "\\f"); continue;
     }
-    if (cp >= 0x20 && cp < 0x7f) {
-      char ch = (char)cp;
-      rc = hx_buf_add(out, &ch, 1);
-    } else if (!ascii && cp >= 0x7f) {
+    if (!ascii && cp >= 0x7f) {
       rc = hx_buf_add(out, s + i - len, (size_t)len);
     } else if (cp < 0x10000) {
       rc = hx_buf_addf(out, "\\u%04x", cp);
@@ -134,13 +141,50 @@ static int cmp_keys(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int put_member(const char *key, const json_t *val, int first, int flags, hx_buf *out) {
+  int rc = first ? 0 : hx_buf_add(out, ",", 1);
+  if (rc == 0) rc = put_string(key, strlen(key), flags & HX_JSON_ASCII, out);
+  if (rc == 0) rc = hx_buf_add(out, ":", 1);
+  return rc ? rc : hx_json_dump(val, flags, out);
+}
+
+/* Members in jansson's order (insertion), or sorted by key with HX_JSON_SORT. */
+static int put_object(const json_t *v, int flags, hx_buf *out) {
+  const char *key;
+  json_t *val;
+  int rc = hx_buf_add(out, "{", 1), first = 1;
+  if (!(flags & HX_JSON_SORT)) {
+    json_object_foreach((json_t *)v, key, val) {
+      if (rc == 0) rc = put_member(key, val, first, flags, out);
+      first = 0;
+    }
+    return rc ? rc : hx_buf_add(out, "}", 1);
+  }
+  size_t n = json_object_size(v), k = 0;
+  const char **keys = malloc((n ? n : 1) * sizeof *keys);
+  if (!keys) return HX_ENOMEM;
+  json_object_foreach((json_t *)v, key, val) keys[k++] = key;
+  qsort(keys, n, sizeof *keys, cmp_keys);
+  for (size_t i = 0; rc == 0 && i < n; i++) rc = put_member(keys[i], json_object_get(v, keys[i]), i == 0, flags, out);
+  free(keys);
+  return rc ? rc : hx_buf_add(out, "}", 1);
+}
+
 int hx_json_dump(const json_t *v, int flags, hx_buf *out) {
   int ascii = flags & HX_JSON_ASCII;
   switch (json_typeof(v)) {
     case JSON_NULL: return hx_buf_adds(out, "null");
     case JSON_TRUE: return hx_buf_adds(out, "true");
     case JSON_FALSE: return hx_buf_adds(out, "false");
-    case JSON_INTEGER: return hx_buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_INTEGER: {
+      char tmp[24];
+      json_int_t i = json_integer_value(v);
+      uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+      char *p = tmp + sizeof tmp;
+      do *--p = (char)('0' + u % 10); while ((u /= 10) != 0);
+      if (i < 0) *--p = '-';
+      return hx_buf_add(out, p, (size_t)(tmp + sizeof tmp - p));
+    }
     case JSON_REAL: return put_real(json_real_value(v), out);
     case JSON_STRING: return put_string(json_string_value(v), json_string_length(v), ascii, out);
     case JSON_ARRAY: {
@@ -151,24 +195,7 @@ int hx_json_dump(const json_t *v, int flags, hx_buf *out) {
       }
       return rc ? rc : hx_buf_add(out, "]", 1);
     }
-    case JSON_OBJECT: {
-      size_t n = json_object_size(v), k = 0;
-      const char **keys = malloc((n ? n : 1) * sizeof *keys);
-      if (!keys) return HX_ENOMEM;
-      const char *key;
-      json_t *val;
-      json_object_foreach((json_t *)v, key, val) keys[k++] = key;
-      if (flags & HX_JSON_SORT) qsort(keys, n, sizeof *keys, cmp_keys);
-      int rc = hx_buf_add(out, "{", 1);
-      for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (i) rc = hx_buf_add(out, ",", 1);
-        if (rc == 0) rc = put_string(keys[i], strlen(keys[i]), ascii, out);
-        if (rc == 0) rc = hx_buf_add(out, ":", 1);
-        if (rc == 0) rc = hx_json_dump(json_object_get(v, keys[i]), flags, out);
-      }
-      free(keys);
-      return rc ? rc : hx_buf_add(out, "}", 1);
-    }
+    case JSON_OBJECT: return put_object(v, flags, out);
   }
   return HX_EINVAL;
 }

@@ -307,7 +307,7 @@ int hx_vec_search(hx_vec *db, const char *coll, const char *tenant, const hx_vec
       h->id = s->ids[res[i].id];
       h->score = score;
       h->version = s->ver[res[i].id];
-      h->payload = (q->with & HX_VEC_WITH_PAYLOAD) ? json_deep_copy(s->payload[res[i].id]) : NULL;
+      h->payload = (q->with & HX_VEC_WITH_PAYLOAD) ? json_incref(s->payload[res[i].id]) : NULL;
       h->vector = NULL;
       h->dim = 0;
       if (dd && (q->with & HX_VEC_WITH_VECTORS)) {

@@ -1425,7 +1425,7 @@ static int fill_record(const hx__coll *c, const hx__shard *s, uint32_t sl, int w
   memset(out, 0, sizeof *out);
   out->id = s->ids[sl];
   out->version = s->ver[sl];
-  if (with & HX_VEC_WITH_PAYLOAD) out->payload = json_deep_copy(s->payload[sl]);
+  if (with & HX_VEC_WITH_PAYLOAD) out->payload = json_incref(s->payload[sl]);
   if (with & HX_VEC_WITH_VECTORS) {
     out->nvec = c->ndense;
     out->vectors = calloc(c->ndense + 1, sizeof *out->vectors);

@@ -24,7 +24,10 @@
  *
  * Ownership: input pointers are borrowed for the call. Output json_t payloads are
  * new references the caller must json_decref (hx_vec_record_release and
- * hx_vec_hits_release do it).
+ * hx_vec_hits_release do it). They are the stored objects themselves, shared
+ * (jansson's reference counts are atomic) and read-only: the engine never
+ * changes a stored payload (an update stores a new object), and callers must
+ * not change one either (json_object_set on a copy, json_deep_copy to edit).
  */
 #ifndef HX_VEC_VEC_H
 #define HX_VEC_VEC_H
