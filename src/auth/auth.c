@@ -1,12 +1,87 @@
 /* auth.c - Authorization header -> principal (org, user, role); the provider
  * set-up from the configuration. */
 #include "auth/auth.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #include <ctype.h>
 #include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* ---- tokens that passed (hx_auth_check): a direct-mapped table ---- */
+
+#define CACHE_SLOTS 256
+#define CACHE_TOKEN_MAX 4096  /* longer tokens are verified every time */
+
+typedef struct slot {
+  pthread_mutex_t mu;
+  char *token;                /* NULL = empty */
+  size_t len;
+  double from, until, stored; /* admitted while from <= now < until, now < stored + HX_AUTH_CACHE_SEC */
+  hx_principal who;
+} slot;
+
+struct hx_auth_cache {
+  slot s[CACHE_SLOTS];
+};
+
+static slot *cache_slot(struct hx_auth_cache *c, const char *tok, size_t len) {
+  return &c->s[hx_fnv1a64(HX_FNV1A64_INIT, tok, len) % CACHE_SLOTS];
+}
+
+static int cache_get(struct hx_auth_cache *c, const char *tok, size_t len, double now, hx_principal *out) {
+  if (!c || len > CACHE_TOKEN_MAX) return 0;
+  slot *e = cache_slot(c, tok, len);
+  pthread_mutex_lock(&e->mu);
+  int hit = e->token && e->len == len && hx_ct_memcmp(e->token, tok, len) == 0 && now >= e->from &&
+            floor(now) < e->until && now < e->stored + HX_AUTH_CACHE_SEC;
+  if (hit) *out = e->who;
+  pthread_mutex_unlock(&e->mu);
+  return hit;
+}
+
+/* The window hx_jwt_verify admits claims in (its date checks, inverted). */
+static void cache_put(struct hx_auth_cache *c, const char *tok, size_t len, const json_t *claims, double lw, double now,
+                      const hx_principal *who) {
+  if (!c || len > CACHE_TOKEN_MAX) return;
+  double from = -INFINITY, until = INFINITY;
+  json_t *v;
+  if ((v = json_object_get(claims, "exp")) && json_is_number(v)) until = json_number_value(v) + lw;
+  if ((v = json_object_get(claims, "iat")) && json_is_number(v)) from = json_number_value(v) - lw;
+  if ((v = json_object_get(claims, "nbf")) && json_is_number(v) && json_number_value(v) - lw > from)
+    from = json_number_value(v) - lw;
+  char *copy = malloc(len);
+  if (!copy) return;
+  memcpy(copy, tok, len);
+  slot *e = cache_slot(c, tok, len);
+  pthread_mutex_lock(&e->mu);
+  free(e->token);
+  e->token = copy;
+  e->len = len;
+  e->from = from;
+  e->until = until;
+  e->stored = now;
+  e->who = *who;
+  pthread_mutex_unlock(&e->mu);
+}
+
+static struct hx_auth_cache *cache_new(void) {
+  struct hx_auth_cache *c = calloc(1, sizeof *c);
+  for (int i = 0; c && i < CACHE_SLOTS; i++) pthread_mutex_init(&c->s[i].mu, NULL);
+  return c;
+}
+
+static void cache_free(struct hx_auth_cache *c) {
+  for (int i = 0; c && i < CACHE_SLOTS; i++) {
+    free(c->s[i].token);
+    pthread_mutex_destroy(&c->s[i].mu);
+  }
+  free(c);
+}
 
 /* The claim value as the original's str(): strings as-is, numbers printed. */
 static const char *claim_str(json_t *v, char *tmp, size_t cap) {
@@ -26,8 +101,11 @@ int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out,
   while (*tok == ' ') tok++;
   if (!*tok) return hx_err_setst(err, HX_EDENIED, 403, "Not authenticated");
 
+  size_t len = strlen(tok);
+  double now = hx_now();
+  if (cache_get(cfg->cache, tok, len, now, out)) return 0;
   json_t *claims = NULL;
-  int rc = hx_jwt_verify(cfg, tok, hx_now(), &claims, err);
+  int rc = hx_jwt_verify(cfg, tok, now, &claims, err);
   if (rc) return rc;
   char tmp[64];
   if (cfg->issuer && *cfg->issuer) {
@@ -68,6 +146,7 @@ int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out,
   }
   const char *role = json_string_value(json_object_get(claims, "role"));
   snprintf(out->role, sizeof out->role, "%s", role ? role : "");
+  cache_put(cfg->cache, tok, len, claims, cfg->leeway_sec, now, out);
   rc = 0;
 out:
   json_decref(claims);
@@ -79,6 +158,7 @@ int hx_auth_init(hx_auth_cfg *a, const hx_config *cfg, hx_err *err) {
   a->issuer = cfg->auth_issuer;
   a->audience = cfg->auth_audience;
   a->leeway_sec = cfg->auth_leeway_sec;
+  if (!(a->cache = cache_new())) return hx_err_set(err, HX_ENOMEM, "out of memory");
   if (!strcmp(cfg->auth_provider, "dev")) {
     a->hs256_secret = cfg->dev_jwt_secret;
     a->alg = HX_JWT_HS256;
@@ -86,7 +166,10 @@ int hx_auth_init(hx_auth_cfg *a, const hx_config *cfg, hx_err *err) {
   }
   a->alg = !strcmp(cfg->auth_alg, "ES256") ? HX_JWT_ES256 : HX_JWT_RS256;
   int rc = hx_jwks_new(cfg->supabase_jwks_url, cfg->jwks_ttl_sec, cfg->jwks_refetch_sec, cfg->jwks_timeout_ms, &a->jwks, err);
-  if (rc) return rc;
+  if (rc) {
+    hx_auth_release(a);
+    return rc;
+  }
   hx_err e = {0};
   if (hx_jwks_refresh(a->jwks, &e) == 0) return 0;
   /* a key file is configuration: fail now; a URL may come back: fetch on demand */
@@ -101,4 +184,6 @@ void hx_auth_release(hx_auth_cfg *a) {
   if (!a) return;
   hx_jwks_free(a->jwks);
   a->jwks = NULL;
+  cache_free(a->cache);
+  a->cache = NULL;
 }

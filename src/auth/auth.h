@@ -45,6 +45,7 @@ typedef struct hx_auth_cfg {
   hx_jwt_alg alg;             /* pinned by the configuration */
   int leeway_sec;             /* allowed clock skew on exp / nbf / iat */
   hx_jwks *jwks;              /* owned; RS256 / ES256 only */
+  struct hx_auth_cache *cache;  /* owned; NULL = verify every time */
 } hx_auth_cfg;
 
 /* Fill a from the configuration (strings borrowed from cfg, which must
@@ -54,7 +55,13 @@ int hx_auth_init(hx_auth_cfg *a, const hx_config *cfg, hx_err *err);
 void hx_auth_release(hx_auth_cfg *a);
 
 /* header: the raw Authorization header value or NULL. On failure err->status
- * is 401 or 403 and err->msg the original's detail. */
+ * is 401 or 403 and err->msg the original's detail. With a cache (set up by
+ * hx_auth_init), a token that passed is remembered with its date window for
+ * at most HX_AUTH_CACHE_SEC: the same bytes again inside the window give the
+ * same principal without the signature check; a token past its exp (plus
+ * leeway) is refused as before; a key removed from the JWKS stops admitting
+ * its tokens at most HX_AUTH_CACHE_SEC later. Failures are never cached. */
+#define HX_AUTH_CACHE_SEC 60
 int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out, hx_err *err);
 
 /* Verify a compact JWS under cfg's pinned algorithm and key(s), check the
