@@ -56,7 +56,7 @@ void hx__hnsw_free(hx__hnsw *g) {
   if (!g) return;
   for (uint32_t i = 0; i < g->cap; i++) free(g->up[i]);
   free(g->up);
-  free(g->l0);
+  hx__huge_free(g->l0);
   free(g->level);
   for (visited *v = g->pool, *n; v; v = n) {
     n = v->next;
@@ -78,10 +78,9 @@ int hx__hnsw_reserve(hx__hnsw *g, uint32_t cap) {
   int32_t *lv = realloc(g->level, (size_t)nc * sizeof *lv);
   if (!lv) return HX_ENOMEM;
   g->level = lv;
-  uint32_t *l0 = realloc(g->l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
+  uint32_t *l0 = hx__huge_realloc(g->l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
   if (!l0) return HX_ENOMEM;
   g->l0 = l0;
-  hx__huge(l0, (size_t)nc * (g->m0 + 1) * sizeof *l0);
   uint32_t **up = realloc(g->up, (size_t)nc * sizeof *up);
   if (!up) return HX_ENOMEM;
   g->up = up;

@@ -22,7 +22,7 @@
 #include "vec/vec_int.h"
 
 void hx__quant_release(hx__quant *q) {
-  free(q->codes);
+  hx__huge_free(q->codes);
   free(q->corr);
   q->codes = NULL;
   q->corr = NULL;
@@ -35,10 +35,9 @@ static size_t stride_of(const hx__dense_def *d, hx_vec_quant k) {
 
 int hx__quant_reserve(const hx__dense_def *d, hx__quant *q, uint32_t cap) {
   q->stride = stride_of(d, q->kind);
-  uint8_t *c = realloc(q->codes, (size_t)cap * q->stride);
+  uint8_t *c = hx__huge_realloc(q->codes, (size_t)cap * q->stride);
   if (!c) return HX_ENOMEM;
   q->codes = c;
-  hx__huge(c, (size_t)cap * q->stride);
   float *k = realloc(q->corr, (size_t)cap * sizeof *k);
   if (!k) return HX_ENOMEM;
   q->corr = k;

@@ -323,13 +323,63 @@ void hx__sort_u32(uint32_t *v, size_t n) {
 
 /* ---- memory ---- */
 
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_HDR 64 /* in front of the data: keeps it 64-byte aligned */
+
+typedef struct huge_hdr {
+  void *base;    /* the mapping, or the malloc block */
+  size_t len;    /* mapping length; 0 = malloc'd */
+  size_t size;   /* bytes asked for */
+} huge_hdr;
+
+static huge_hdr *hdr_of(void *p) { return (huge_hdr *)((char *)p - HUGE_HDR); }
+
 void hx__huge(void *p, size_t n) {
 #ifdef MADV_HUGEPAGE
-  const uintptr_t page = (uintptr_t)2 << 20;
-  uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+  uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), b = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
   if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
 #else
   (void)p;
   (void)n;
 #endif
+}
+
+static void *huge_map(size_t n) {
+  size_t span = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), len = span + 2 * HUGE_PAGE;
+  char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return NULL;
+  char *data = (char *)(((uintptr_t)base + HUGE_HDR + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+  hx__huge(data, span);
+  huge_hdr *h = hdr_of(data);
+  h->base = base;
+  h->len = len;
+  h->size = n;
+  return data;
+}
+
+void *hx__huge_realloc(void *p, size_t n) {
+  huge_hdr *old = p ? hdr_of(p) : NULL;
+  if (n < HUGE_PAGE && (!old || !old->len)) {
+    char *b = realloc(old ? old->base : NULL, n + HUGE_HDR);
+    if (!b) return NULL;
+    huge_hdr *h = (huge_hdr *)b;
+    h->base = b;
+    h->len = 0;
+    h->size = n;
+    return b + HUGE_HDR;
+  }
+  void *q = huge_map(n);
+  if (!q) return NULL;
+  if (old) {
+    memcpy(q, p, old->size < n ? old->size : n);
+    hx__huge_free(p);
+  }
+  return q;
+}
+
+void hx__huge_free(void *p) {
+  if (!p) return;
+  huge_hdr *h = hdr_of(p);
+  if (h->len) munmap(h->base, h->len);
+  else free(h->base);
 }

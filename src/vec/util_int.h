@@ -123,10 +123,21 @@ void hx__u32v_remove(hx__u32v *a, uint32_t x);
 void hx__sort_u32(uint32_t *v, size_t n);
 
 /* ---- memory ---- */
-/* Asks for 2 MB pages over the whole 2 MB pages inside [p, p+n) (Linux THP in
- * madvise mode; a no-op elsewhere). For the big arrays a search reads at random
- * (vectors, codes, links): one TLB entry then covers 2 MB instead of 4 KB, so a
- * random vector costs a cache miss but no page walk. */
+/* The big arrays a search reads at random (vectors, codes, links) on 2 MB
+ * pages (Linux THP in madvise mode): one TLB entry then covers 2 MB instead of
+ * 4 KB, so a random vector costs a cache miss but no page walk.
+ *
+ * hx__huge_realloc: like realloc (p NULL allocates; bytes past the old size
+ * are unspecified; NULL leaves p as it was). From 2 MB on, the array is a
+ * mapping of its own whose data starts on a 2 MB boundary, advised before any
+ * byte is touched, so it is faulted in 2 MB pages from the start. glibc's
+ * realloc moves big blocks with mremap to an address of another 2 MB
+ * alignment, which splits their huge pages; khugepaged then spent the next
+ * minutes collapsing them again, stalling searches (p99 30 ms instead of
+ * 14 ms for a minute after a 100k ingest). Free with hx__huge_free only. */
+void *hx__huge_realloc(void *p, size_t n);
+void hx__huge_free(void *p);
+/* Madvise [p, p+n)'s whole 2 MB pages (the visited tags, from calloc). */
 void hx__huge(void *p, size_t n);
 
 /* ---- (distance, id) heaps ---- */

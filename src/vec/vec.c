@@ -206,7 +206,7 @@ void hx__shard_free(const hx__coll *c, hx__shard *s) {
   if (!s) return;
   for (uint32_t i = 0; i < s->n; i++) json_decref(s->payload ? s->payload[i] : NULL);
   for (uint32_t i = 0; s->dv && i < c->ndense; i++) {
-    free(s->dv[i].data);
+    hx__huge_free(s->dv[i].data);
     free(s->dv[i].has);
     hx__hnsw_free(s->dv[i].g);
     hx__quant_release(&s->dv[i].q);
@@ -308,10 +308,9 @@ int hx__shard_reserve(const hx__coll *c, hx__shard *s, uint32_t need) {
   for (uint32_t i = 0; i < c->ndense; i++) {
     hx__dvec *dv = &s->dv[i];
     uint32_t dim = c->dense[i].dim;
-    float *d = realloc(dv->data, (size_t)nc * dim * sizeof *d);
+    float *d = hx__huge_realloc(dv->data, (size_t)nc * dim * sizeof *d);
     if (!d) return HX_ENOMEM;
     dv->data = d;
-    hx__huge(d, (size_t)nc * dim * sizeof *d);
     GROW(dv->has, s->cap, nc);
     if (dv->g && hx__hnsw_reserve(dv->g, nc)) return HX_ENOMEM;
     if (dv->q.kind && hx__quant_reserve(&c->dense[i], &dv->q, nc)) return HX_ENOMEM;
