@@ -52,7 +52,6 @@ for (b, l) in [(32, 128), (64, 32), (1, 16)]:
         print(line)
 print("ours = f32, the default (prepacked oneDNN matmuls, fused bias + GELU); *-passive = same with OMP_WAIT_POLICY=passive (robust when cores are shared);")
 print("ours-bf16 = reduced precision (bf16 GEMM/attention inputs, f32 accumulation; target 2x ORT fp32).")
-print("Chunks under 48 tokens (batch 1 x 16) run on one thread by design.")
 print()
 print("== agreement (cosine): with torch and ORT on the first sequence's embedding; "
       "bf16 with our f32 on every sequence of the batch (the lowest) ==")

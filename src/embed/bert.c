@@ -518,7 +518,6 @@ gemm_fail:
  * 256, 1024 and 4096 tokens cost the same CPU time within noise (GEMMs at
  * M >= 256 stay efficient), so the bound is free. */
 #define HX_BERT_CHUNK_TOKENS 1024
-#define HX_BERT_PAR_MIN_TOKENS 48
 /* A batch with at least this many tokens per thread (and a sequence per
  * thread) is split across the threads by sequences instead of splitting
  * every GEMM and loop: see hx_bert_forward. */
@@ -532,12 +531,7 @@ static int forward_seq(hx_bert *b, const int32_t *ids, const int *lens, int nseq
   for (int a = 0; a < nseq;) {
     int z = a, T = 0, rc;
     while (z < nseq && (z == a || T + lens[z] <= chunk)) T += lens[z++];
-    /* A chunk this small is ~50 fork/join points of a few microseconds of
-     * work each: one thread is about as fast when the cores are idle and
-     * does not collapse when they are shared (a spinning OpenMP barrier
-     * waits a whole scheduler slice for a preempted partner). */
-    int nt = T < HX_BERT_PAR_MIN_TOKENS ? 1 : nthreads;
-    if ((rc = forward_chunk(b, ids, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
+    if ((rc = forward_chunk(b, ids, lens + a, z - a, pooling, nthreads, out + (size_t)a * b->c.hidden, err)))
       return rc;
     ids += T;
     a = z;
