@@ -170,6 +170,31 @@ __attribute__((target("avx512f"))) static inline void softmax4(float *s, int Lp,
   }
 }
 
+/* r[i][c] -> r[c][i] for a 16 x 16 block (unpack, shuffle, two lane-block
+ * shuffle stages). */
+__attribute__((target("avx512f"))) static inline void tr16(__m512 r[16]) {
+  __m512 t[16], u[16], v[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 2; i++)
+    for (int k = 0; k < 4; k++) {
+      v[8 * i + k] = _mm512_shuffle_f32x4(u[8 * i + k], u[8 * i + 4 + k], 0x88);
+      v[8 * i + 4 + k] = _mm512_shuffle_f32x4(u[8 * i + k], u[8 * i + 4 + k], 0xDD);
+    }
+  for (int k = 0; k < 8; k++) {
+    r[k] = _mm512_shuffle_f32x4(v[k], v[8 + k], 0x88);
+    r[8 + k] = _mm512_shuffle_f32x4(v[k], v[8 + k], 0xDD);
+  }
+}
+
 /* AVX-512 attention for head sizes that are multiples of 16 (MiniLM, BGE,
  * E5: 32 or 64). Four query rows at a time: scores for 16 keys accumulate in
  * registers over the head dimension (one key load feeds four FMAs), and the
@@ -185,21 +210,33 @@ __attribute__((target("avx512f"))) static void attention_avx512(
   float *s = vv + (size_t)L * d;            /* [4][Lp] */
   float qs[4][256];
 
-  for (int j = 0; j < L; j++) {
-    const float *kr = k + (size_t)j * stride, *vr = v + (size_t)j * stride;
-    for (int c = 0; c < d; c++) {
-      kt[(size_t)c * Lp + j] = kr[c] + bk[c];
-      vv[(size_t)j * d + c] = vr[c] + bv[c];
+  /* q's rows (a GEMM output beyond L2, 4.6 KB apart for MiniLM) are read
+   * last: ask for them now, while k and v are copied */
+  for (int j = 0; j < L; j++)
+    for (int c = 0; c < d; c += 16) _mm_prefetch((const char *)(q + (size_t)j * stride + c), _MM_HINT_T0);
+  /* k's bias is left out: it adds q_i . bk to every score of row i, which
+   * the softmax cancels */
+  (void)bk;
+  for (int j0 = 0; j0 < Lp; j0 += 16)
+    for (int c0 = 0; c0 < d; c0 += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++)
+        r[i] = j0 + i < L ? _mm512_loadu_ps(k + (size_t)(j0 + i) * stride + c0) : _mm512_setzero_ps();
+      tr16(r);
+      for (int i = 0; i < 16; i++) _mm512_storeu_ps(kt + (size_t)(c0 + i) * Lp + j0, r[i]);
     }
-  }
-  for (int c = 0; c < d; c++)
-    for (int j = L; j < Lp; j++) kt[(size_t)c * Lp + j] = 0;
+  for (int j = 0; j < L; j++)
+    for (int c = 0; c < d; c += 16)
+      _mm512_storeu_ps(vv + (size_t)j * d + c,
+                       _mm512_add_ps(_mm512_loadu_ps(v + (size_t)j * stride + c), _mm512_loadu_ps(bv + c)));
 
+  const __m512 vscale = _mm512_set1_ps(scale);
   for (int i0 = 0; i0 < L; i0 += 4) {
     const int R = L - i0 < 4 ? L - i0 : 4;
     for (int r = 0; r < 4; r++) {
       const float *qr = q + (size_t)(i0 + (r < R ? r : 0)) * stride;
-      for (int c = 0; c < d; c++) qs[r][c] = (qr[c] + bq[c]) * scale;
+      for (int c = 0; c < d; c += 16)
+        _mm512_storeu_ps(qs[r] + c, _mm512_mul_ps(_mm512_add_ps(_mm512_loadu_ps(qr + c), _mm512_loadu_ps(bq + c)), vscale));
     }
     /* two key blocks at a time: eight independent accumulator chains keep
      * both FMA pipes busy despite the FMA latency */
