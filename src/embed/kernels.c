@@ -211,8 +211,9 @@ __attribute__((target("avx512f"))) static void attention_avx512(
   float qs[4][256];
 
   /* q's rows (a GEMM output beyond L2, 4.6 KB apart for MiniLM) are read
-   * last: ask for them now, while k and v are copied */
-  for (int j = 0; j < L; j++)
+   * last: ask for the first blocks now, while k and v are copied, and for
+   * each later block two blocks ahead (see the loop) */
+  for (int j = 0; j < L && j < 8; j++)
     for (int c = 0; c < d; c += 16) _mm_prefetch((const char *)(q + (size_t)j * stride + c), _MM_HINT_T0);
   /* k's bias is left out: it adds q_i . bk to every score of row i, which
    * the softmax cancels */
@@ -233,6 +234,8 @@ __attribute__((target("avx512f"))) static void attention_avx512(
   const __m512 vscale = _mm512_set1_ps(scale);
   for (int i0 = 0; i0 < L; i0 += 4) {
     const int R = L - i0 < 4 ? L - i0 : 4;
+    for (int j = i0 + 8; j < i0 + 12 && j < L; j++)
+      for (int c = 0; c < d; c += 16) _mm_prefetch((const char *)(q + (size_t)j * stride + c), _MM_HINT_T0);
     for (int r = 0; r < 4; r++) {
       const float *qr = q + (size_t)(i0 + (r < R ? r : 0)) * stride;
       for (int c = 0; c < d; c += 16)
