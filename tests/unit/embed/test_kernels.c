@@ -65,20 +65,20 @@ static void test_layernorm(void **st) {
     assert_true(fabs(x[i] - ((z[i] - m) / sqrt(v + 1e-12) * g[i] + b[i])) < 2e-5);
 }
 
-static void test_attention(void **st) {
-  (void)st;
-  enum { L = 37, D = 32, S = 3 * 64 };
-  unsigned s = 11;
-  float *qkv = malloc(sizeof(float) * L * S), ctx[L * 64], bias[3 * D];
-  float *scr = malloc(sizeof(float) * L * (2 * D + L + 1));
+/* One head at column offset D of each of q/k/v (sections of width 2D). */
+static void attention_case(int L, int D) {
+  const int S = 3 * 2 * D, C = 2 * D;
+  unsigned s = 11 + (unsigned)L;
+  float *qkv = malloc(sizeof(float) * L * S), *ctx = malloc(sizeof(float) * L * C), *bias = malloc(sizeof(float) * 3 * D);
+  float *scr = malloc(sizeof(float) * hx__kern_attention_scratch(L, D));
+  double *sc = malloc(sizeof(double) * L);
   for (int i = 0; i < L * S; i++) qkv[i] = rnd(&s) * 2;
   for (int i = 0; i < 3 * D; i++) bias[i] = rnd(&s) * 0.5f;
-  const float scale = 1.0f / sqrtf(D);
-  /* head at column offset 32 of each of q/k/v (sections of width 64) */
-  const float *q = qkv + 32, *k = qkv + 64 + 32, *v = qkv + 128 + 32;
-  hx__kern_attention(q, k, v, S, bias, bias + D, bias + 2 * D, L, D, scale, ctx + 32, 64, scr);
+  const float scale = 1.0f / sqrtf((float)D);
+  const float *q = qkv + D, *k = qkv + C + D, *v = qkv + 2 * C + D;
+  hx__kern_attention(q, k, v, (size_t)S, bias, bias + D, bias + 2 * D, L, D, scale, ctx + D, (size_t)C, scr);
   for (int i = 0; i < L; i++) {
-    double sc[L], mx = -1e30, sum = 0;
+    double mx = -1e30, sum = 0;
     for (int j = 0; j < L; j++) {
       double d = 0;
       for (int c = 0; c < D; c++)
@@ -90,11 +90,23 @@ static void test_attention(void **st) {
     for (int c = 0; c < D; c++) {
       double o = 0;
       for (int j = 0; j < L; j++) o += sc[j] / sum * ((double)v[j * S + c] + bias[2 * D + c]);
-      assert_true(fabs(ctx[i * 64 + 32 + c] - o) < 1e-5);
+      assert_true(fabs(ctx[i * C + D + c] - o) < 1e-5);
     }
   }
   free(qkv);
+  free(ctx);
+  free(bias);
   free(scr);
+  free(sc);
+}
+
+/* Lengths around the 16/32-key blocks and the 4-row query blocks; head
+ * sizes of one to four 16-lane vectors (MiniLM 32, BGE-base 64) and one the
+ * vector path does not take (8). */
+static void test_attention(void **st) {
+  (void)st;
+  const int cases[][2] = {{37, 32}, {1, 32}, {16, 16}, {130, 64}, {33, 48}, {9, 8}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) attention_case(cases[i][0], cases[i][1]);
 }
 
 /* bf16 attention: same as the double reference within bf16 rounding. */
