@@ -32,6 +32,12 @@ void hx_api_metrics(void *a, hx_req *req, hx_resp *resp) {
     g.vector_points_unindexed = (long long)pending;
   }
   g.sqlite_bytes = hx_sqlw_memory_bytes();
+  if (req->server) {
+    size_t q, f;
+    hx_http_load(req->server, &q, &f);
+    g.http_queued = (long long)q;
+    g.http_inflight = (long long)f;
+  }
   hx_buf b;
   hx_buf_init(&b, (size_t)64 << 20);
   if (hx_metrics_render(&g, &b)) {

@@ -327,7 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cc->c = c;
     cc->resp.status = 500;
     *con_cls = cc;
-    cc->req = (hx_req){.method = method, .path = url, .conn = c};
+    cc->req = (hx_req){.method = method, .path = url, .conn = c, .server = h};
     set_request_id(c, &cc->req);
     if ((cc->rt = stream_route(h, cc))) {
       if (cc->rt->stream->begin(h->o.app, &cc->req, &cc->resp, &cc->st)) cc->failed = 1;
@@ -470,10 +470,16 @@ void hx_http_quiesce(hx_http *h) {
 }
 
 size_t hx_http_backlog(hx_http *h) {
-  pthread_mutex_lock(&h->mu);
-  size_t n = h->queued;
-  pthread_mutex_unlock(&h->mu);
+  size_t n;
+  hx_http_load(h, &n, NULL);
   return n;
+}
+
+void hx_http_load(hx_http *h, size_t *queued, size_t *inflight) {
+  pthread_mutex_lock(&h->mu);
+  if (queued) *queued = h->queued;
+  if (inflight) *inflight = h->inflight;
+  pthread_mutex_unlock(&h->mu);
 }
 
 void hx_http_stop(hx_http *h) {

@@ -25,6 +25,7 @@ typedef struct hx_req {
   const char *params[HX_ROUTE_MAX_PARAMS];  /* {param} captures, URL-decoded by MHD */
   char request_id[64];
   void *conn;                    /* struct MHD_Connection * */
+  struct hx_http *server;        /* the server that took it (hx_http_load) */
 } hx_req;
 
 typedef struct hx_resp {
@@ -81,6 +82,9 @@ void hx_http_quiesce(hx_http *h);
 void hx_http_stop(hx_http *h);
 /* Requests whose body is in, waiting for a handler thread. */
 size_t hx_http_backlog(hx_http *h);
+/* Requests waiting for a handler thread, and requests handed over and not
+ * yet answered (waiting ones included): the /metrics gauges. */
+void hx_http_load(hx_http *h, size_t *queued, size_t *inflight);
 
 const char *hx_req_header(hx_req *r, const char *name);
 /* A query-string argument (URL-decoded by MHD), NULL when absent. */

@@ -195,6 +195,10 @@ int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
       heap_used, heap_free, g->sqlite_bytes);
   if (rc) return rc;
   return hx_buf_addf(out,
+      "# HELP heimdex_http_requests_queued Requests read and waiting for a handler thread.\n"
+      "# TYPE heimdex_http_requests_queued gauge\nheimdex_http_requests_queued %lld\n"
+      "# HELP heimdex_http_requests_in_flight Requests handed to the handler pool and not yet answered (queued included).\n"
+      "# TYPE heimdex_http_requests_in_flight gauge\nheimdex_http_requests_in_flight %lld\n"
       "# HELP heimdex_outbox_unsent Outbox rows not yet published to the queue.\n"
       "# TYPE heimdex_outbox_unsent gauge\nheimdex_outbox_unsent %lld\n"
       "# HELP heimdex_outbox_oldest_unsent_age_seconds Age of the oldest unpublished outbox row.\n"
@@ -213,7 +217,7 @@ int hx_metrics_render(const hx_metrics_gauges *g, hx_buf *out) {
       "# TYPE heimdex_uptime_seconds gauge\nheimdex_uptime_seconds %.3f\n"
       "# HELP heimdex_build_info Build information.\n"
       "# TYPE heimdex_build_info gauge\nheimdex_build_info{version=\"%s\"} 1\n",
-      g->outbox_unsent, g->outbox_oldest_age_s, g->jobs_open, g->queue_depth, g->vector_points, g->vector_points_unindexed,
+      g->http_queued, g->http_inflight, g->outbox_unsent, g->outbox_oldest_age_s, g->jobs_open, g->queue_depth, g->vector_points, g->vector_points_unindexed,
       hx_mem_rss(),
       g->uptime_s, HX_VERSION);
 }

@@ -33,6 +33,8 @@ typedef struct hx_metrics_gauges {
   long long vector_points;
   long long vector_points_unindexed;   /* accepted, not yet in the ANN graphs (searched exactly) */
   long long sqlite_bytes;       /* SQLite's own heap: page caches, statements, schemas */
+  long long http_queued;        /* requests waiting for a handler thread */
+  long long http_inflight;      /* handed over, not yet answered */
   double uptime_s;
 } hx_metrics_gauges;
 

@@ -52,6 +52,9 @@ def test_metrics(binary):
         # 3 points: below the engine's index threshold, searched exactly, nothing waits for the graph
         check(m["heimdex_vector_unindexed"] == 0, "unindexed gauge", m)
         check(m["heimdex_process_resident_memory_bytes"] > 0 and m["heimdex_uptime_seconds"] > 0, "process")
+        # the scrape itself is the one request in flight, and it left the queue before it was rendered
+        check(m["heimdex_http_requests_in_flight"] == 1 and m["heimdex_http_requests_queued"] == 0, "http load gauges",
+              {k: v for k, v in m.items() if "in_flight" in k or "queued" in k})
         # the heap as glibc sees it (a sanitizer's allocator is invisible to it: >= 0) and SQLite's own count
         check(m['heimdex_process_heap_bytes{state="in_use"}'] >= 0 and m['heimdex_process_heap_bytes{state="free"}'] >= 0
               and m["heimdex_sqlite_memory_bytes"] > 0, "memory gauges",
