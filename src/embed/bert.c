@@ -50,6 +50,7 @@ struct hx_bert {
   int prec;              /* HX_PREC_* */
   pthread_mutex_t mu;    /* guards pool */
   ws *pool;              /* owned: idle workspaces */
+  int active;            /* hx_bert_forward calls running (atomic) */
 };
 
 static int cfg_int(json_t *root, const char *key, int *out, int required, const char *path,
@@ -518,6 +519,14 @@ gemm_fail:
  * 256, 1024 and 4096 tokens cost the same CPU time within noise (GEMMs at
  * M >= 256 stay efficient), so the bound is free. */
 #define HX_BERT_CHUNK_TOKENS 1024
+/* A chunk this small (a query, a batch of one) runs on every thread given
+ * while it is the model's only pass: at batch 1 the pass streams every
+ * weight once and two cores stream them faster (1x16 f32 1.56-1.64 ms on 2
+ * threads vs 2.68-2.93 on one, quiet machine). While other passes run (the
+ * API threads embedding queries at once) it takes one thread: ~50 fork/join
+ * points with spinning barriers, times several callers, oversubscribe the
+ * cores, and a barrier waits a whole slice for a preempted partner. */
+#define HX_BERT_SHARED_MIN_TOKENS 48
 /* A batch with at least this many tokens per thread (and a sequence per
  * thread) is split across the threads by sequences instead of splitting
  * every GEMM and loop: see hx_bert_forward. */
@@ -531,7 +540,8 @@ static int forward_seq(hx_bert *b, const int32_t *ids, const int *lens, int nseq
   for (int a = 0; a < nseq;) {
     int z = a, T = 0, rc;
     while (z < nseq && (z == a || T + lens[z] <= chunk)) T += lens[z++];
-    if ((rc = forward_chunk(b, ids, lens + a, z - a, pooling, nthreads, out + (size_t)a * b->c.hidden, err)))
+    int nt = T < HX_BERT_SHARED_MIN_TOKENS && __atomic_load_n(&b->active, __ATOMIC_RELAXED) > 1 ? 1 : nthreads;
+    if ((rc = forward_chunk(b, ids, lens + a, z - a, pooling, nt, out + (size_t)a * b->c.hidden, err)))
       return rc;
     ids += T;
     a = z;
@@ -568,8 +578,19 @@ static void *share_run(void *arg) {
  * of sequences with about equal token counts. Batches too small to give
  * every thread HX_BERT_SPLIT_MIN_TOKENS tokens, or with fewer sequences than
  * threads, keep the intra-operator parallelism of forward_seq. */
+static int forward_split(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
+                         int nthreads, float *out, hx_err *err);
+
 int hx_bert_forward(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
                     int nthreads, float *out, hx_err *err) {
+  __atomic_add_fetch(&b->active, 1, __ATOMIC_RELAXED);
+  int rc = forward_split(b, ids, lens, nseq, pooling, nthreads, out, err);
+  __atomic_sub_fetch(&b->active, 1, __ATOMIC_RELAXED);
+  return rc;
+}
+
+static int forward_split(hx_bert *b, const int32_t *ids, const int *lens, int nseq, int pooling,
+                         int nthreads, float *out, hx_err *err) {
   long long T = 0;
   for (int s = 0; s < nseq; s++) T += lens[s] > 0 ? lens[s] : 0;
   int nt = nthreads > nseq ? nseq : nthreads;
