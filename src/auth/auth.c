@@ -21,7 +21,8 @@ typedef struct slot {
   pthread_mutex_t mu;
   char *token;                /* NULL = empty */
   size_t len;
-  double from, until, stored; /* admitted while from <= now < until, now < stored + HX_AUTH_CACHE_SEC */
+  double from, until;         /* wall clock: admitted while from <= now < until (the token's dates) */
+  double stored;              /* monotonic: and for HX_AUTH_CACHE_SEC after this, whatever the wall clock does */
   hx_principal who;
 } slot;
 
@@ -38,14 +39,14 @@ static int cache_get(struct hx_auth_cache *c, const char *tok, size_t len, doubl
   slot *e = cache_slot(c, tok, len);
   pthread_mutex_lock(&e->mu);
   int hit = e->token && e->len == len && hx_ct_memcmp(e->token, tok, len) == 0 && now >= e->from &&
-            floor(now) < e->until && now < e->stored + HX_AUTH_CACHE_SEC;
+            floor(now) < e->until && hx_mono() < e->stored + HX_AUTH_CACHE_SEC;
   if (hit) *out = e->who;
   pthread_mutex_unlock(&e->mu);
   return hit;
 }
 
 /* The window hx_jwt_verify admits claims in (its date checks, inverted). */
-static void cache_put(struct hx_auth_cache *c, const char *tok, size_t len, const json_t *claims, double lw, double now,
+static void cache_put(struct hx_auth_cache *c, const char *tok, size_t len, const json_t *claims, double lw,
                       const hx_principal *who) {
   if (!c || len > CACHE_TOKEN_MAX) return;
   double from = -INFINITY, until = INFINITY;
@@ -64,7 +65,7 @@ static void cache_put(struct hx_auth_cache *c, const char *tok, size_t len, cons
   e->len = len;
   e->from = from;
   e->until = until;
-  e->stored = now;
+  e->stored = hx_mono();
   e->who = *who;
   pthread_mutex_unlock(&e->mu);
 }
@@ -146,7 +147,7 @@ int hx_auth_check(const hx_auth_cfg *cfg, const char *header, hx_principal *out,
   }
   const char *role = json_string_value(json_object_get(claims, "role"));
   snprintf(out->role, sizeof out->role, "%s", role ? role : "");
-  cache_put(cfg->cache, tok, len, claims, cfg->leeway_sec, now, out);
+  cache_put(cfg->cache, tok, len, claims, cfg->leeway_sec, out);
   rc = 0;
 out:
   json_decref(claims);
