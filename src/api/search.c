@@ -17,9 +17,11 @@ static json_t *parse_with_vector(const hx_req *req, int dim, float **vector) {
    * per search made glibc consolidate its fast bins every time) */
   char stack[16384], *cut = NULL;
   size_t at, end;
+  *vector = NULL;
+  if (!req->body || !memmem(req->body, req->body_len, "\"vector\"", 8)) return NULL;   /* a text query */
   float *v = malloc((size_t)dim * sizeof *v);
   json_t *body = NULL;
-  if (v && req->body && hx_json_f32_member(req->body, req->body_len, "vector", v, (size_t)dim, &at, &end) == 0) {
+  if (v && hx_json_f32_member(req->body, req->body_len, "vector", v, (size_t)dim, &at, &end) == 0) {
     size_t n = req->body_len - (end - at) + 2;
     if ((cut = n <= sizeof stack ? stack : malloc(n))) {
       memcpy(cut, req->body, at);

@@ -469,12 +469,6 @@ void hx_http_quiesce(hx_http *h) {
   if (h) MHD_quiesce_daemon(h->d);
 }
 
-size_t hx_http_backlog(hx_http *h) {
-  size_t n;
-  hx_http_load(h, &n, NULL);
-  return n;
-}
-
 void hx_http_load(hx_http *h, size_t *queued, size_t *inflight) {
   pthread_mutex_lock(&h->mu);
   if (queued) *queued = h->queued;

@@ -80,8 +80,6 @@ void hx_http_quiesce(hx_http *h);
 /* Answers what was accepted (handlers finish, queued requests are handled
  * and their answers sent, for at most 5 s), then closes. Accepts NULL. */
 void hx_http_stop(hx_http *h);
-/* Requests whose body is in, waiting for a handler thread. */
-size_t hx_http_backlog(hx_http *h);
 /* Requests waiting for a handler thread, and requests handed over and not
  * yet answered (waiting ones included): the /metrics gauges. */
 void hx_http_load(hx_http *h, size_t *queued, size_t *inflight);

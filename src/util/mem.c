@@ -1,11 +1,11 @@
 /* mem.c - arena cap, trimming on growth, and the heap's figures (see mem.h). */
 #include "util/mem.h"
+#include "util/log.h"
 
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 void hx_mem_setup(void) {
@@ -45,9 +45,7 @@ size_t hx_mem_trim(void) {
 void hx_mem_heap(size_t *in_use, size_t *held_free) {
   static struct mallinfo2 mi;
   static double at = -1e9;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  double now = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  double now = hx_mono();
   pthread_mutex_lock(&heap_mu);   /* not mu: a scrape does not wait for a trim */
   if (now - at >= HX_MEM_HEAP_EVERY_SEC) {
     mi = mallinfo2();

@@ -52,79 +52,83 @@ static void expect_org(const hx_auth_cfg *a, const char *header, unsigned n) {
   assert_string_equal(who.user_id, user);
 }
 
-static void init(hx_config *c, hx_auth_cfg *a) {
-  memset(c, 0, sizeof *c);
-  strcpy(c->auth_provider, "dev");
-  strcpy(c->dev_jwt_secret, "first-secret");
+/* Each test's state: a dev configuration and the auth set up from it. */
+typedef struct fixture {
+  hx_config c;
+  hx_auth_cfg a;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  strcpy(f->c.auth_provider, "dev");
+  strcpy(f->c.dev_jwt_secret, "first-secret");
   hx_err err = {0};
-  assert_int_equal(hx_auth_init(a, c, &err), 0);
-  assert_non_null(a->cache);
+  assert_int_equal(hx_auth_init(&f->a, &f->c, &err), 0);
+  assert_non_null(f->a.cache);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  hx_auth_release(&f->a);
+  free(f);
+  return 0;
 }
 
 static void test_hit_and_miss(void **state) {
-  (void)state;
-  hx_config c;
-  hx_auth_cfg a;
-  init(&c, &a);
+  hx_auth_cfg *a = &((fixture *)*state)->a;
   char h1[1024], h2[1024];
   header_for(h1, sizeof h1, "first-secret", 1, hx_now() + 3600);
-  expect_org(&a, h1, 1);
+  expect_org(a, h1, 1);
   /* the same bytes are admitted from the cache: the secret is no longer asked */
-  a.hs256_secret = "second-secret";
-  expect_org(&a, h1, 1);
+  a->hs256_secret = "second-secret";
+  expect_org(a, h1, 1);
   /* a token not seen yet is verified, and fails under the new secret */
   header_for(h2, sizeof h2, "first-secret", 2, hx_now() + 3600);
   hx_principal who;
   hx_err err = {0};
-  assert_int_equal(hx_auth_check(&a, h2, &who, &err), HX_EUNAUTH);
+  assert_int_equal(hx_auth_check(a, h2, &who, &err), HX_EUNAUTH);
   assert_string_equal(err.msg, "Invalid token: Signature verification failed");
   /* one changed byte of the cached token is a different token */
-  a.hs256_secret = "first-secret";
+  a->hs256_secret = "first-secret";
   size_t n = strlen(h1);
   h1[n - 2] = h1[n - 2] == 'A' ? 'B' : 'A';
-  assert_int_equal(hx_auth_check(&a, h1, &who, &err), HX_EUNAUTH);
-  hx_auth_release(&a);
+  assert_int_equal(hx_auth_check(a, h1, &who, &err), HX_EUNAUTH);
 }
 
 static void test_many_tokens(void **state) {
-  (void)state;
-  hx_config c;
-  hx_auth_cfg a;
-  init(&c, &a);
+  hx_auth_cfg *a = &((fixture *)*state)->a;
   enum { N = 600 };
   static char h[N][512];
   for (unsigned i = 0; i < N; i++) header_for(h[i], sizeof h[i], "first-secret", i, hx_now() + 3600);
   for (int round = 0; round < 3; round++)
     for (unsigned i = 0; i < N; i++) {
       unsigned k = (i * 7919u + (unsigned)round * 31u) % N;
-      expect_org(&a, h[k], k);
+      expect_org(a, h[k], k);
     }
-  hx_auth_release(&a);
 }
 
 static void test_expiry(void **state) {
-  (void)state;
-  hx_config c;
-  hx_auth_cfg a;
-  init(&c, &a);
+  hx_auth_cfg *a = &((fixture *)*state)->a;
   double exp = floor(hx_now()) + 2;
   char h[1024];
   header_for(h, sizeof h, "first-secret", 7, exp);
-  expect_org(&a, h, 7);
-  expect_org(&a, h, 7);
+  expect_org(a, h, 7);
+  expect_org(a, h, 7);
   while (floor(hx_now()) < exp) usleep(50000);
   hx_principal who;
   hx_err err = {0};
-  assert_int_equal(hx_auth_check(&a, h, &who, &err), HX_EUNAUTH);
+  assert_int_equal(hx_auth_check(a, h, &who, &err), HX_EUNAUTH);
   assert_string_equal(err.msg, "Token has expired");
-  hx_auth_release(&a);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_hit_and_miss),
-      cmocka_unit_test(test_many_tokens),
-      cmocka_unit_test(test_expiry),
+      cmocka_unit_test_setup_teardown(test_hit_and_miss, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_many_tokens, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
