@@ -17,7 +17,7 @@
 /* y[i] = exp(x[i]) for n values (in place allowed). */
 void hx__kern_exp(const float *x, float *y, size_t n);
 
-/* x[i] = gelu(x[i] + bias[i]) for one row of n. */
+/* x[i] = gelu(x[i] + bias[i]) for one row of n (bias may be NULL). */
 void hx__kern_bias_gelu(float *x, const float *bias, size_t n);
 
 /* x = LayerNorm(x + y + bias) * g + b over one row of n (y may be NULL). */
