@@ -21,6 +21,7 @@
 #include "embed/embed_int.h"
 #include "embed/lexical.h"
 #include "embed/tokenizer.h"
+#include "util/log.h"
 
 #define HX_BATCH_SEQS 64
 #define HX_BATCH_TOKENS 8192
@@ -202,6 +203,7 @@ int hx_embedder_open(const char *models_dir, const char *name, int vector_size, 
   snprintf(e->info.name, sizeof e->info.name, "%s", name);
   if ((rc = hx__embed_model_version(dir, e->info.version, err))) goto out;
   snprintf(e->info.kind, sizeof e->info.kind, "bert");
+  snprintf(e->info.precision, sizeof e->info.precision, "f32");
   e->info.dim = c->hidden;
   for (int k = 0; k < e->ndense; k++) {
     if (e->dense[k].in != e->info.dim) {
@@ -221,7 +223,9 @@ int hx_embedder_open(const char *models_dir, const char *name, int vector_size, 
      * the same math as dnnl_sgemm (same 1e-4 fixtures) and 22-24% faster on
      * the batched bench shapes; plain sgemm where the library cannot pack */
     hx_err e2 = {0};
-    (void)hx_embedder_set_precision(e, "f32-packed", &e2);
+    if (hx_embedder_set_precision(e, "f32-packed", &e2))
+      hx_log(HX_LOG_WARN, "embed_precision_fallback",
+             json_pack("{s:s,s:s,s:s}", "model", e->info.name, "using", "f32", "error", e2.msg));
   }
 done:
   *out = e;
@@ -256,7 +260,11 @@ int hx_embedder_set_precision(hx_embedder *e, const char *precision, hx_err *err
   else if (strcmp(precision, "bf16") == 0) p = HX_PREC_BF16;
   else if (strcmp(precision, "f32-packed") == 0) p = HX_PREC_F32_PACKED;
   else return hx_err_set(err, HX_EINVAL, "unknown precision '%s' (f32-packed, f32 or bf16)", precision);
-  return e->bert ? hx_bert_set_precision(e->bert, p, err) : 0;
+  if (!e->bert) return 0;
+  int rc = hx_bert_set_precision(e->bert, p, err);
+  /* a failed change leaves plain f32 (hx_bert_set_precision drops the packed weights first) */
+  snprintf(e->info.precision, sizeof e->info.precision, "%s", rc ? "f32" : precision);
+  return rc;
 }
 
 static void l2_normalize(float *v, int n) {

@@ -36,6 +36,7 @@ typedef struct hx_model_info {
   int max_tokens;    /* incl. [CLS]/[SEP]; 0 = unlimited (lexical) */
   int is_default;    /* set by hx_models_list on the model picked by default */
   char kind[16];     /* "bert" | "lexical" */
+  char precision[16]; /* bert, once opened: "f32-packed" | "f32" | "bf16"; else "" */
 } hx_model_info;
 
 /* Open a model. models_dir may be NULL (then only "lexical" and nothing else
@@ -48,12 +49,15 @@ int hx_embedder_open(const char *models_dir, const char *name, int vector_size,
 
 void hx_embedder_free(hx_embedder *e);
 
-/* Precision of a BERT model's matrix products: "f32" (default, matches the
- * reference to 1e-4) or "bf16" (bfloat16 inputs, f32 accumulation; about
- * 1.5-2x faster where the CPU has avx512_bf16; cosine to f32 >= 0.999).
- * hx_embedder_open applies HEIMDEX_EMBED_PRECISION when set. Not to be called
- * while another thread embeds with e. HX_EUNSUPP if the CPU lacks it;
- * no-op for lexical. */
+/* Precision of a BERT model's matrix products: "f32-packed" (the default:
+ * prepacked oneDNN matmuls), "f32" (plain sgemm; both match the reference to
+ * 1e-4) or "bf16" (bfloat16 inputs, f32 accumulation; about 1.5-2x faster
+ * where the CPU has avx512_bf16; cosine to f32 >= 0.999).
+ * hx_embedder_open applies HEIMDEX_EMBED_PRECISION when set, else tries
+ * "f32-packed" and logs embed_precision_fallback when it has to stay on "f32".
+ * A failed change leaves "f32"; hx_embedder_info(e)->precision tells which is
+ * in use. Not to be called while another thread embeds with e. HX_EUNSUPP if
+ * the CPU lacks it; no-op for lexical. */
 int hx_embedder_set_precision(hx_embedder *e, const char *precision, hx_err *err);
 
 /* Compute threads per hx_embedder_embed call (>= 1). Default:

@@ -226,8 +226,9 @@ int hx_models_get(hx_models *m, const char *name, hx_embedder **out, hx_err *err
   m->open[m->nopen++].e = e;
   *out = e;
   const hx_model_info *info = hx_embedder_info(e);
-  hx_log(HX_LOG_INFO, "model_loaded", json_pack("{s:s,s:s,s:i,s:i,s:s}", "model", name, "kind", info->kind, "dim",
-                                                info->dim, "max_tokens", info->max_tokens, "version", info->version));
+  hx_log(HX_LOG_INFO, "model_loaded",
+         json_pack("{s:s,s:s,s:i,s:i,s:s,s:s}", "model", name, "kind", info->kind, "dim", info->dim, "max_tokens",
+                   info->max_tokens, "version", info->version, "precision", info->precision));
 out:
   pthread_mutex_unlock(&m->mu);
   return rc;

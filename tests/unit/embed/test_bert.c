@@ -136,9 +136,19 @@ static void test_precision_names(void **s) {
   (void)s;
   hx_embedder *e = NULL;
   hx_err err = {0};
+  const char *env = getenv("HEIMDEX_EMBED_PRECISION");
   assert_int_equal(hx_embedder_open("tests/embed", "tiny-bert", 0, &e, &err), 0);
+  /* the default is the packed path; the info says which one is in use */
+  assert_string_equal(hx_embedder_info(e)->precision, env && *env ? env : "f32-packed");
   assert_int_equal(hx_embedder_set_precision(e, "fp8", &err), HX_EINVAL);
+  assert_string_equal(hx_embedder_info(e)->precision, env && *env ? env : "f32-packed");
   assert_int_equal(hx_embedder_set_precision(e, "f32", &err), 0);
+  assert_string_equal(hx_embedder_info(e)->precision, "f32");
+  assert_int_equal(hx_embedder_set_precision(e, "f32-packed", &err), 0);
+  assert_string_equal(hx_embedder_info(e)->precision, "f32-packed");
+  hx_embedder_free(e);
+  assert_int_equal(hx_embedder_open("tests/embed", "lexical", 16, &e, &err), 0);
+  assert_string_equal(hx_embedder_info(e)->precision, "");
   hx_embedder_free(e);
 }
 
