@@ -134,7 +134,8 @@ void hx__sort_u32(uint32_t *v, size_t n);
  * realloc moves big blocks with mremap to an address of another 2 MB
  * alignment, which splits their huge pages; khugepaged then spent the next
  * minutes collapsing them again, stalling searches (p99 30 ms instead of
- * 14 ms for a minute after a 100k ingest). Free with hx__huge_free only. */
+ * 14 ms for a minute after a 100k ingest). Under AddressSanitizer every size
+ * stays on malloc, where ASan can check it. Free with hx__huge_free only. */
 void *hx__huge_realloc(void *p, size_t n);
 void hx__huge_free(void *p);
 /* Madvise [p, p+n)'s whole 2 MB pages (the visited tags, from calloc). */
