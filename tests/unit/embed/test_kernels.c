@@ -41,8 +41,7 @@ static void test_gelu(void **st) {
     double v = x0[i], w = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
     assert_true(fabs(x[i] - w) <= 2e-6 * (1 + fabs(v)));
   }
-  /* a bias, and none (the bias already added by the GEMM); lengths that
-   * end inside a 16-lane block */
+  /* a bias, and none (NULL); lengths that end inside a 16-lane block */
   for (int i = 0; i <= 800; i++) b[i] = 0.01f * (float)(i % 37) - 0.2f;
   for (size_t n = 1; n <= 801; n += 50) {
     memcpy(x, x0, sizeof x);
